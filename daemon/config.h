@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* attestd's configuration: /etc/attestd/attestd.conf plus drop-ins, parsed through one key table
+ * into an immutable Config. Lower modules read fields; only config.c writes them. */
+#pragma once
+
+#include <stdint.h>
+
+#include "util.h"
+
+#define CONFIG_FILE_DEFAULT SYSCONFDIR "/attestd/attestd.conf"
+#define CONFIG_MAX_BANKS 5
+
+typedef enum AuthMethod {
+        AUTH_NONE,
+        AUTH_FILE,
+        AUTH_IMDS,
+        AUTH_CLIENT_CREDENTIALS,
+        _AUTH_METHOD_MAX,
+        _AUTH_METHOD_INVALID = -EINVAL,
+} AuthMethod;
+
+typedef enum AkAlgorithm {
+        AK_ALG_RSA,
+        AK_ALG_ECC,
+        _AK_ALG_MAX,
+        _AK_ALG_INVALID = -EINVAL,
+} AkAlgorithm;
+
+typedef struct Config {
+        /* [Service] */
+        char *endpoint;                 /* https://<provider>.<region>.attest.azure.net, no trailing '/' */
+        char *api_version;
+        char *ca_file;                  /* extra CA bundle for the endpoint; NULL = system store */
+        char *proxy;                    /* NULL = libcurl's usual environment variables */
+        uint64_t connect_timeout_usec;
+        uint64_t request_timeout_usec;
+        uint64_t clock_skew_usec;       /* tolerance for exp/nbf */
+        char *rp_id;                    /* relying-party id sent as rp_id; NULL = not sent */
+        bool send_nonce;                /* send a fresh rp_data nonce and check it in the token */
+
+        /* [Auth] */
+        AuthMethod auth_method;
+        char *auth_token_file;          /* Method=file: path, or credential name */
+        char *tenant_id;
+        char *client_id;                /* client-credentials, or a user-assigned identity for imds */
+        char *client_secret_file;       /* path, or credential name */
+        char *authority_url;            /* https://login.microsoftonline.com */
+        char *imds_url;                 /* http://169.254.169.254 */
+
+        /* [TPM] */
+        char *tcti;
+        uint32_t ak_handle;             /* persistent handle: used if present, else created there */
+        AkAlgorithm ak_algorithm;
+        uint32_t ak_cert_nv_index;      /* 0 = none */
+        char *ak_cert_file;             /* NULL = none */
+        uint32_t pcr_mask;              /* bit n = PCR n */
+        uint16_t banks[CONFIG_MAX_BANKS]; /* TPM2_ALG_ID, in quote order */
+        size_t n_banks;
+        char *event_log;
+        char *ima_log;                  /* NULL = not sent */
+
+        /* [Schedule] */
+        uint64_t refresh_interval_usec; /* 0 = only by token lifetime */
+        unsigned refresh_percent;       /* of the token lifetime */
+        uint64_t retry_min_usec;
+        uint64_t retry_max_usec;
+        uint64_t pcr_poll_interval_usec; /* 0 = no polling */
+        uint64_t pcr_debounce_usec;
+
+        /* [Cache] */
+        char *runtime_directory;
+        char *token_group;              /* NULL = root only */
+        bool keep_token_on_denial;
+} Config;
+
+/* Builds a Config with every default filled in. */
+int config_new_default(Config **ret);
+
+/* Loads PATH (NULL = default file) and then PATH.d/ *.conf in lexical order over the defaults.
+ * Unknown keys and sections, and bad values of keys that only tune behaviour, are logged as
+ * warnings with file:line and ignored. A bad value of a security-relevant key (Endpoint, CAFile,
+ * TCTI, Auth settings) fails with -EINVAL after logging file, line and key. A missing main file is
+ * not an error (defaults apply); cross-field checks run after all files are read. */
+int config_load(const char *path, Config **ret);
+
+/* Parses one file's text over an existing Config (used by config_load and the tests).
+ * FILENAME only labels messages. */
+int config_parse_text(Config *c, const char *filename, const char *text, size_t size);
+
+/* Cross-field validation after all files; -EINVAL with a logged reason. */
+int config_verify(const Config *c);
+
+/* Writes the effective configuration in config-file syntax (attestd --test-config). */
+void config_dump(const Config *c, FILE *f);
+
+Config *config_free(Config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
+
+const char *auth_method_to_string(AuthMethod m);
+AuthMethod auth_method_from_string(const char *s);
+const char *ak_algorithm_to_string(AkAlgorithm a);
+
+/* Small parsers shared with attestctl and the tests. All return 0 or -EINVAL/-ERANGE. */
+int parse_timespan(const char *s, uint64_t *ret_usec);
+int parse_boolean(const char *s, bool *ret);
+int parse_pcr_list(const char *s, uint32_t *ret_mask);
+int parse_bank_list(const char *s, uint16_t ret_banks[CONFIG_MAX_BANKS], size_t *ret_n);
+const char *bank_to_string(uint16_t alg);
+int bank_from_string(const char *s); /* TPM2_ALG_ID or -EINVAL */

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* Journal MESSAGE_IDs of attestd's structured events; each has an entry in units/attestd.catalog. */
+#pragma once
+
+#define ATTESTD_MESSAGE_ATTESTED "6e1f1c2a9c7e4b0f8d4b5d3a2f60a101"
+#define ATTESTD_MESSAGE_ATTEST_FAILED "6e1f1c2a9c7e4b0f8d4b5d3a2f60a102"
+#define ATTESTD_MESSAGE_DENIED "6e1f1c2a9c7e4b0f8d4b5d3a2f60a103"
+#define ATTESTD_MESSAGE_TOKEN_EXPIRED "6e1f1c2a9c7e4b0f8d4b5d3a2f60a104"
+#define ATTESTD_MESSAGE_TPM_UNAVAILABLE "6e1f1c2a9c7e4b0f8d4b5d3a2f60a105"
+#define ATTESTD_MESSAGE_VERIFIER_UNREACHABLE "6e1f1c2a9c7e4b0f8d4b5d3a2f60a106"
+#define ATTESTD_MESSAGE_PCRS_CHANGED "6e1f1c2a9c7e4b0f8d4b5d3a2f60a107"
+#define ATTESTD_MESSAGE_CONFIG_INVALID "6e1f1c2a9c7e4b0f8d4b5d3a2f60a108"

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* attestd entry point: command line, configuration, then hand over to the manager's event loop.
+ * Nothing else lives here. */
+#include <getopt.h>
+
+#include "config.h"
+#include "log.h"
+
+static const char *arg_config = NULL;
+static bool arg_test_config = false;
+
+static void help(void) {
+        printf("Usage: attestd [OPTIONS]\n\n"
+               "Attest this host's measured boot to Microsoft Azure Attestation and keep the\n"
+               "signed token fresh under /run/attestd.\n\n"
+               "  -c, --config FILE   configuration file (default " CONFIG_FILE_DEFAULT ")\n"
+               "  -t, --test-config   check the configuration, print the effective values, exit\n"
+               "  -d, --debug         log debug messages\n"
+               "  -h, --help          show this help\n"
+               "      --version       show the version\n"
+               "\nSee attestd(8) and attestd.conf(5).\n");
+}
+
+/* Returns 1 to continue, 0 to exit successfully, <0 on a bad command line. */
+static int parse_argv(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "test-config", no_argument, NULL, 't' },
+                { "debug", no_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:tdh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        arg_config = optarg;
+                        break;
+                case 't':
+                        arg_test_config = true;
+                        break;
+                case 'd':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("attestd %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+
+        if (optind < argc) {
+                log_error("attestd takes no positional arguments; see --help.");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(config_freep) Config *config = NULL;
+        int r;
+
+        log_open();
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        r = config_load(arg_config, &config);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        if (arg_test_config) {
+                config_dump(config, stdout);
+                return EXIT_SUCCESS;
+        }
+
+        log_error("No attestation engine in this build yet.");
+        return EXIT_FAILURE;
+}
