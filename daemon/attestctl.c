@@ -20,7 +20,14 @@ static int verb_test_config(int argc, char **argv);
 
 /* One line per verb; ctl-*.c files provide the run functions declared in ctl.h. */
 static const Verb verbs[] = {
+        { "status", verb_status, "Show attestd's state (--json for JSON)" },
+        { "attest", verb_attest, "Attest again now and wait for the result (root)" },
+        { "wait", verb_wait, "Wait until the host is attested (--timeout=SEC)" },
+        { "eventlog", verb_eventlog, "Print or replay a TCG event log" },
+        { "pcrs", verb_pcrs, "Read PCR values from the TPM" },
+        { "quote", verb_quote, "Make and check a TPM quote with the attestation key" },
         { "test-config", verb_test_config, "Show the effective configuration" },
+        { "token", verb_token, "Verify or decode an attestation token offline" },
 };
 
 static int help(void) {

@@ -16,3 +16,11 @@ enum {
 
 /* Set by attestctl.c from --config (NULL = default); verbs that need the Config load it. */
 extern const char *ctl_config_path;
+
+int verb_attest(int argc, char **argv);         /* ctl-bus.c */
+int verb_status(int argc, char **argv);         /* ctl-bus.c */
+int verb_wait(int argc, char **argv);           /* ctl-bus.c */
+int verb_eventlog(int argc, char **argv);       /* ctl-eventlog.c */
+int verb_token(int argc, char **argv);          /* ctl-token.c */
+int verb_pcrs(int argc, char **argv);           /* ctl-tpm.c */
+int verb_quote(int argc, char **argv);          /* ctl-tpm.c */

@@ -5,9 +5,11 @@
 
 #include "config.h"
 #include "log.h"
+#include "manager.h"
 
 static const char *arg_config = NULL;
 static bool arg_test_config = false;
+static bool arg_once = false;
 
 static void help(void) {
         printf("Usage: attestd [OPTIONS]\n\n"
@@ -15,6 +17,7 @@ static void help(void) {
                "signed token fresh under /run/attestd.\n\n"
                "  -c, --config FILE   configuration file (default " CONFIG_FILE_DEFAULT ")\n"
                "  -t, --test-config   check the configuration, print the effective values, exit\n"
+               "      --once          attest once, write the token files, print the result, exit\n"
                "  -d, --debug         log debug messages\n"
                "  -h, --help          show this help\n"
                "      --version       show the version\n"
@@ -23,13 +26,14 @@ static void help(void) {
 
 /* Returns 1 to continue, 0 to exit successfully, <0 on a bad command line. */
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_ONCE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "test-config", no_argument, NULL, 't' },
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "once", no_argument, NULL, ARG_ONCE },
                 {}
         };
         int c;
@@ -51,6 +55,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_VERSION:
                         printf("attestd %s\n", PACKAGE_VERSION);
                         return 0;
+                case ARG_ONCE:
+                        arg_once = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -63,7 +70,7 @@ static int parse_argv(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
         log_open();
@@ -71,15 +78,20 @@ int main(int argc, char **argv) {
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        r = config_load(arg_config, &config);
-        if (r < 0)
-                return EXIT_FAILURE;
-
         if (arg_test_config) {
+                _cleanup_(config_freep) Config *config = NULL;
+                if (config_load(arg_config, &config) < 0)
+                        return EXIT_FAILURE;
                 config_dump(config, stdout);
                 return EXIT_SUCCESS;
         }
 
-        log_error("No attestation engine in this build yet.");
-        return EXIT_FAILURE;
+        r = manager_new(arg_config, arg_once, &m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_run(m);
+        return r < 0 ? EXIT_FAILURE : r;
 }

@@ -127,3 +127,8 @@ static inline const char *strna(const char *s) {
                         }                                                      \
                 _found_;                                                       \
         })
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}

@@ -87,9 +87,11 @@ def ensure_certs(d):
 
 
 def token_reply(scen, kind, n):
-    """Body for the IMDS ('imds') or client-credentials ('cc') token endpoints in scenario SCEN."""
+    """Body for the IMDS ('imds') or client-credentials ('cc') token endpoints in scenario SCEN.
+    Only the part before a '-' selects the behaviour, so tests can count requests per unique SCEN."""
     now = int(time.time())
     tok = "eyJ0eXAiOiJKV1QifQ.%s-%s-%d.c2ln" % (kind, scen, n)
+    scen = scen.split("-")[0]
     strs = kind == "imds"  # IMDS sends numbers as strings, Entra as numbers
     lifetime = 1 if scen == "short" else 3599
     ok = {"access_token": tok, "token_type": "Bearer",
@@ -114,6 +116,8 @@ def token_reply(scen, kind, n):
         ok["access_token"] = 12345
     elif scen == "badexpiry":
         ok["expires_in"] = "soon"
+    elif scen == "stall":
+        time.sleep(30)
     elif scen == "huge":
         ok["access_token"] = "A" * (200 * 1024)
     elif scen == "err400":
@@ -265,6 +269,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs of concurrent clients (1 s retransmit)
     tls = None
 
     def finish_request(self, request, client_address):

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* One attestation, start to finish: Entra token, MAA leg 1, TPM evidence bound to the challenge,
+ * leg 2, token verification against the service's JWKS. Asynchronous on sd-event; knows nothing
+ * of schedules, files or D-Bus (the manager's business). */
+#pragma once
+
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "pcrs.h"
+#include "tpm.h"
+
+typedef struct Attester Attester;
+
+typedef enum AttestOutcome {
+        ATTEST_OK,
+        ATTEST_RETRY,   /* no verdict: network, DNS, 5xx, 429, timeout, TPM busy, bad reply or token */
+        ATTEST_DENIED,  /* the service refused the evidence (final 400: policy or evidence) */
+        ATTEST_ERROR,   /* a local or authorization problem (TPM, event log, 401/403); retried too */
+        _ATTEST_OUTCOME_MAX,
+} AttestOutcome;
+
+typedef struct AttestResult {
+        AttestOutcome outcome;
+        int error;                      /* 0 on ATTEST_OK, else -errno */
+        char *message;                  /* operator-facing reason (LastError); NULL on success */
+        uint64_t retry_after_usec;      /* the service's Retry-After; 0 = none */
+
+        /* ATTEST_OK only: the verified token and what it attests. */
+        char *token;                    /* compact JWT */
+        json_object *header;            /* decoded JOSE header */
+        json_object *claims;            /* decoded claims */
+        uint64_t issued_usec;           /* iat, CLOCK_REALTIME */
+        uint64_t expires_usec;          /* exp, CLOCK_REALTIME */
+        PcrSet pcrs;                    /* the quoted PCR values */
+        uint32_t pcr_mask;
+        uint32_t pcr_update_counter;
+        unsigned round_trips;           /* HTTP requests made (legs, JWKS, auth) */
+} AttestResult;
+
+void attest_result_done(AttestResult *r);
+
+/* Called exactly once per attester_run() unless attester_cancel() came first. RESULT is the
+ * callee's to keep: it may TAKE_PTR() fields; the attester frees the rest after the call. */
+typedef void (*attest_done_fn)(Attester *a, AttestResult *result, void *userdata);
+
+/* Creates an attester for CONFIG (borrowed; must outlive it) on EVENT. It owns the HTTP client,
+ * the Entra token cache and the JWKS cache across runs. */
+int attester_new(sd_event *event, const Config *config, Attester **ret);
+Attester *attester_free(Attester *a);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Attester *, attester_free);
+
+/* Starts one attestation with TPM (borrowed for the duration of the run; the TPM is used
+ * synchronously for the quote only). -EBUSY if one is already running. */
+int attester_run(Attester *a, TpmContext *tpm, attest_done_fn cb, void *userdata);
+
+/* Stops a running attestation at once (pending HTTP requests are cancelled); its callback
+ * will not fire. No-op when idle. */
+void attester_cancel(Attester *a);
+
+bool attester_is_running(const Attester *a);
+
+const char *attest_outcome_to_string(AttestOutcome o);

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* The org.attestd.Attest1 object: read-only properties for everyone, Attest() and Reload() for
+ * root only (the D-Bus policy says so, and the sender's credentials are checked here too). */
+#include <inttypes.h>
+#include <systemd/sd-bus.h>
+
+#include "bus.h"
+#include "cache.h"
+#include "log.h"
+
+static int property_get_token_path(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *p = NULL;
+
+        if (m->token && asprintf(&p, "%s/%s", m->config->runtime_directory, CACHE_TOKEN) < 0)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "s", strempty(p));
+}
+
+static int property_get_endpoint(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", strempty(m->config->endpoint));
+}
+
+static int property_get_expires(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "t", m->token ? m->token_expires_usec : UINT64_C(0));
+}
+
+static int property_get_stale(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "b", m->token && (m->token_pcrs_changed || m->state == MANAGER_STALE));
+}
+
+/* a(sus): bank name, PCR index, lower-case hex value, for every PCR the token attests. */
+static int property_get_attested_pcrs(sd_bus *bus, const char *path, const char *interface,
+                                      const char *property, sd_bus_message *reply, void *userdata,
+                                      sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sus)");
+        if (r < 0)
+                return r;
+        for (size_t b = 0; m->token && b < m->token_pcrs.n_banks; b++) {
+                const PcrBank *bank = &m->token_pcrs.banks[b];
+                for (unsigned i = 0; i < PCR_COUNT; i++) {
+                        char hex[PCR_HEX_MAX];
+                        if (!pcr_bank_has(bank, i) || !(m->token_pcr_mask & (UINT32_C(1) << i)))
+                                continue;
+                        r = sd_bus_message_append(reply, "(sus)", tpm_alg_to_name(bank->alg), i,
+                                                  pcr_hex(bank->values[i], bank->digest_size, hex));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int check_root(sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (uid != 0)
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "Only root may call %s().",
+                                         sd_bus_message_get_member(msg));
+        return 0;
+}
+
+static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        PendingAttest *p;
+        int r;
+
+        r = check_root(msg, error);
+        if (r < 0)
+                return r;
+        p = reallocarray(m->pending_attest, m->n_pending_attest + 1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        m->pending_attest = p;
+        /* The reply waits for an attempt that starts after this call: the next one. */
+        m->pending_attest[m->n_pending_attest++] = (PendingAttest) {
+                .message = sd_bus_message_ref(msg),
+                .generation = m->attempt_generation + 1,
+        };
+        manager_attest_now(m, "requested over D-Bus");
+        return 1; /* the reply comes from bus_reply_pending_attest() */
+}
+
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = check_root(msg, error);
+        if (r < 0)
+                return r;
+        r = manager_reload(m);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_RELOAD_FAILED,
+                                         "Reloading the configuration failed (%s); the old one stays in effect.",
+                                         strerror(-r));
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("State", "s", NULL, offsetof(Manager, state_string), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastError", "s", NULL, offsetof(Manager, last_error), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Endpoint", "s", property_get_endpoint, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TokenPath", "s", property_get_token_path, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TokenExpiresUSec", "t", property_get_expires, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Stale", "b", property_get_stale, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastAttestationUSec", "t", NULL, offsetof(Manager, last_attestation_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NextAttestationUSec", "t", NULL, offsetof(Manager, next_attestation_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AttestedPCRs", "a(sus)", property_get_attested_pcrs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AttestationCount", "t", NULL, offsetof(Manager, attestation_count),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FailureCount", "t", NULL, offsetof(Manager, failure_count), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state), method_attest,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+void bus_emit_changed(Manager *m) {
+        if (!m->bus)
+                return;
+        (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "LastError", "TokenPath",
+                                              "TokenExpiresUSec", "Stale", "LastAttestationUSec",
+                                              "NextAttestationUSec", "AttestedPCRs", "AttestationCount",
+                                              "FailureCount", "Endpoint", NULL);
+}
+
+void bus_reply_pending_attest(Manager *m) {
+        size_t kept = 0;
+
+        for (size_t i = 0; i < m->n_pending_attest; i++) {
+                PendingAttest *p = &m->pending_attest[i];
+                if (p->generation > m->attempt_generation) {
+                        m->pending_attest[kept++] = *p;
+                        continue;
+                }
+                if (m->state == MANAGER_ATTESTED)
+                        (void) sd_bus_reply_method_return(p->message, "s", manager_state_to_string(m->state));
+                else
+                        (void) sd_bus_reply_method_errorf(p->message,
+                                                          m->state == MANAGER_DENIED ? BUS_ERROR_DENIED : BUS_ERROR_FAILED,
+                                                          "Attestation %s: %s", manager_state_to_string(m->state),
+                                                          m->last_error);
+                sd_bus_message_unref(p->message);
+        }
+        m->n_pending_attest = kept;
+}
+
+int bus_connect(Manager *m) {
+        int r;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, BUS_PATH, BUS_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the D-Bus object: %m");
+        r = sd_bus_request_name(m->bus, BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the bus name %s: %m", BUS_NAME);
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}

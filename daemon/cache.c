@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* Atomic file replacement and reads under the runtime directory. Knows file names and modes,
+ * not what a token or a state is; the manager decides the content. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "cache.h"
+
+static bool fd_on_tmpfs(int fd) {
+        struct statfs sfs;
+        return fstatfs(fd, &sfs) >= 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+}
+
+static int write_all(int fd, const void *data, size_t size) {
+        const uint8_t *p = data;
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int cache_write_atomic(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
+                       gid_t gid) {
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        char tmp[256];
+        int r;
+
+        if (strchr(name, '/') || snprintf(tmp, sizeof tmp, ".%s.XXXXXX", name) >= (int) sizeof tmp)
+                return -EINVAL;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+
+        /* mkostemp wants a path; build the temp name relative to the directory fd ourselves. */
+        for (unsigned attempt = 0; fd < 0; attempt++) {
+                static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+                uint8_t rnd[6];
+
+                if (attempt >= 100)
+                        return -EEXIST;
+                if (getentropy(rnd, sizeof rnd) < 0)
+                        return -errno;
+                for (size_t i = 0; i < 6; i++)
+                        tmp[strlen(tmp) - 6 + i] = chars[rnd[i] % (sizeof chars - 1)];
+                fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0 && errno != EEXIST)
+                        return -errno;
+        }
+
+        r = write_all(fd, data, size);
+        if (r >= 0 && gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0)
+                r = -errno;
+        if (r >= 0 && fchmod(fd, mode) < 0)
+                r = -errno;
+        /* tmpfs does not survive a crash anyway; elsewhere the data must be on disk before the
+         * rename makes it visible, or a power loss could leave an empty token. */
+        bool tmpfs = fd_on_tmpfs(fd);
+        if (r >= 0 && !tmpfs && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        if (!tmpfs)
+                (void) fsync(dfd);
+        return 0;
+}
+
+int cache_read(const char *dir, const char *name, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        char path[4096];
+        size_t size = 0;
+        struct stat st;
+
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((size_t) st.st_size > max)
+                return -EFBIG;
+
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (size < (size_t) st.st_size) {
+                ssize_t n = read(fd, buf + size, (size_t) st.st_size - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        buf[size] = '\0';
+
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int cache_remove(const char *dir, const char *name) {
+        char path[4096];
+
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int cache_ensure_dir(const char *dir) {
+        struct stat st;
+
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int cache_clean_temp(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                /* ".token.XXXXXX": a leading dot, a known name, a dot and six characters. */
+                static const char *const names[] = { CACHE_TOKEN, CACHE_TOKEN_JSON, CACHE_STATE };
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        size_t l = strlen(names[i]);
+                        if (n == l + 8 && de->d_name[0] == '.' && strncmp(de->d_name + 1, names[i], l) == 0 &&
+                            de->d_name[l + 1] == '.')
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+                }
+        }
+        closedir(d);
+        return 0;
+}
+
+int cache_group_to_gid(const char *group, gid_t *ret) {
+        if (!group || !*group) {
+                *ret = (gid_t) -1;
+                return 0;
+        }
+
+        struct group grbuf, *gr = NULL;
+        char buf[4096];
+        int r = getgrnam_r(group, &grbuf, buf, sizeof buf, &gr);
+        if (r != 0)
+                return -r;
+        if (!gr)
+                return -ESRCH;
+        *ret = gr->gr_gid;
+        return 0;
+}
+
+void cache_state_append(FILE *f, const char *key, const char *value) {
+        fprintf(f, "%s='", key);
+        for (const char *p = strempty(value); *p; p++) {
+                if (*p == '\'')
+                        fputs("'\\''", f);
+                else if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        fputc(' ', f);
+                else
+                        fputc(*p, f);
+        }
+        fputs("'\n", f);
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* attestctl eventlog: print or replay a TCG event log file, by default the running system's.
+ * Reads the file (size-capped) here; parsing and rendering live in eventlog*.c. */
+#include <fcntl.h>
+#include <getopt.h>
+
+#include <json-c/json.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "eventlog-json.h"
+#include "eventlog.h"
+#include "log.h"
+
+/* Firmware logs are tens of KiB; anything this large is not one. */
+#define CTL_EVENTLOG_FILE_MAX (64U * 1024U * 1024U)
+
+static void json_putp(struct json_object **p) {
+        json_object_put(*p);
+}
+
+/* Reads all of PATH. securityfs reports size 0, so read to EOF rather than trusting st_size. */
+static int read_file_capped(const char *path, uint8_t **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        /* Reads at most one byte more than the cap, which is how an oversized file shows. */
+        for (;;) {
+                ssize_t k;
+
+                if (size == allocated) {
+                        uint8_t *b;
+
+                        if (allocated > CTL_EVENTLOG_FILE_MAX)
+                                return -EFBIG;
+                        allocated = MIN(MAX(allocated * 2, (size_t) 65536), (size_t) CTL_EVENTLOG_FILE_MAX + 1);
+                        b = realloc(buf, allocated);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                k = read(fd, buf + size, allocated - size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+        }
+        if (size > CTL_EVENTLOG_FILE_MAX)
+                return -EFBIG;
+
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
+static int print_json(struct json_object *o) {
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        if (!s)
+                return -ENOMEM;
+        if (puts(s) < 0 || fflush(stdout) != 0)
+                return -EIO;
+        return 0;
+}
+
+static int show(const EventLog *log, bool replay, bool json) {
+        _cleanup_(json_putp) struct json_object *o = NULL;
+        PcrSet pcrs;
+        int r;
+
+        if (replay) {
+                r = eventlog_replay(log, &pcrs);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to replay the event log: %m");
+                r = json ? eventlog_json_pcrs(&pcrs, &o) : eventlog_text_pcrs(&pcrs, stdout);
+        } else
+                r = json ? eventlog_json_events(log, 0, &o) : eventlog_text_events(log, stdout);
+        if (r >= 0 && o)
+                r = print_json(o);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the output: %m");
+        return 0;
+}
+
+static int help(void) {
+        printf("Usage: attestctl eventlog [--json] [--replay] [FILE]\n\n"
+               "Print the events of a TCG firmware event log, or the PCR values it replays to.\n"
+               "Without FILE, the log named by EventLog= in the configuration (by default\n"
+               "/sys/kernel/security/tpm0/binary_bios_measurements).\n\n"
+               "  -j, --json     JSON output\n"
+               "  -r, --replay   print the replayed PCRs instead of the events\n"
+               "  -h, --help     this help\n");
+        return CTL_EXIT_OK;
+}
+
+int verb_eventlog(int argc, char **argv) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "replay", no_argument, NULL, 'r' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(eventlog_freep) EventLog *log = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_free_ char *message = NULL;
+        bool json = false, replay = false;
+        const char *path;
+        size_t size = 0;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "jrh", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'r':
+                        replay = true;
+                        break;
+                case 'h':
+                        return help();
+                default:
+                        return CTL_EXIT_USAGE;
+                }
+        if (argc - optind > 1) {
+                log_error("eventlog: too many arguments; see 'attestctl eventlog --help'.");
+                return CTL_EXIT_USAGE;
+        }
+
+        if (optind < argc)
+                path = argv[optind];
+        else {
+                if (config_load(ctl_config_path, &config) < 0)
+                        return CTL_EXIT_FAILURE;
+                path = config->event_log;
+        }
+
+        r = read_file_capped(path, &data, &size);
+        if (r == -EFBIG) {
+                log_error("Event log %s is larger than %u bytes, refusing.", path, CTL_EVENTLOG_FILE_MAX);
+                return CTL_EXIT_FAILURE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to read event log %s: %m", path);
+                return r == -ENOENT && optind >= argc ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_FAILURE;
+        }
+
+        r = eventlog_parse(data, size, &log, &message);
+        if (r < 0) {
+                if (message)
+                        log_error("Invalid event log %s: %s", path, message);
+                else
+                        log_error_errno(r, "Failed to parse event log %s: %m", path);
+                return CTL_EXIT_FAILURE;
+        }
+
+        return show(log, replay, json) < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+}

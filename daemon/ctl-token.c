@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/* attestctl token: offline verification and decoding of an attestation token, with the same
+ * checks the daemon makes (token.c). Reads files here; no network, no D-Bus. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "credential.h"
+#include "ctl.h"
+#include "jwks.h"
+#include "jwt.h"
+#include "log.h"
+#include "token.h"
+
+/* Reads a token or key file: regular file, size-capped, trailing newline dropped (so a token saved
+ * with "echo" works), no NUL. WHAT names it in messages. */
+static int read_input(const char *path, size_t max, const char *what, char **ret) {
+        int r;
+
+        r = credential_read_file(path, max, ret);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s %s is larger than %zu bytes, refusing.", what, path, max);
+        if (r == -ENODATA)
+                return log_error_errno(r, "%s %s is empty.", what, path);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s %s contains a NUL byte.", what, path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s %s: %m", what, path);
+        return 0;
+}
+
+/* "1d 2h 3min 4s"; "0s" for zero. */
+static const char *format_duration(uint64_t sec, char *buf, size_t size) {
+        static const struct {
+                const char *unit;
+                uint64_t sec;
+        } units[] = { { "d", 86400 }, { "h", 3600 }, { "min", 60 }, { "s", 1 } };
+        size_t o = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(units) && o < size; i++) {
+                if (sec < units[i].sec)
+                        continue;
+                o += (size_t) snprintf(buf + o, size - o, "%s%" PRIu64 "%s", o > 0 ? " " : "",
+                                       sec / units[i].sec, units[i].unit);
+                sec %= units[i].sec;
+        }
+        if (o == 0)
+                snprintf(buf, size, "0s");
+        return buf;
+}
+
+static int parse_unix_time(const char *s, uint64_t *ret_usec) {
+        char *end;
+        unsigned long long v;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end != 0 || v > (unsigned long long) TOKEN_NUMERIC_DATE_MAX)
+                return -ERANGE;
+        *ret_usec = (uint64_t) v * USEC_PER_SEC;
+        return 0;
+}
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int help_verify(void) {
+        printf("Usage: attestctl token verify --jwks FILE [--issuer URL] [--at UNIXTIME] [--skew TIME]\n"
+               "                              [--endpoint URL] [--rp-data NONCE] [--cnf-jwk FILE] TOKENFILE\n\n"
+               "Check a token offline exactly as attestd does: RS256 only, key chosen by kid from the\n"
+               "key set in FILE, signature, iss, exp/nbf, and a jku (if any) pinned to the endpoint.\n\n"
+               "  -k, --jwks FILE      the verifier's key set (GET {endpoint}/certs)\n"
+               "  -i, --issuer URL     expected iss (default: Endpoint= from the configuration)\n"
+               "  -e, --endpoint URL   endpoint a jku must point into (default: the issuer)\n"
+               "  -t, --at UNIXTIME    verify as of this time (default: now)\n"
+               "  -s, --skew TIME      clock skew allowed for exp/nbf (default: ClockSkewSec= default)\n"
+               "      --rp-data NONCE  require rp_data to equal this base64url nonce\n"
+               "      --cnf-jwk FILE   require cnf.jwk to be the key in this JWK file\n"
+               "  -h, --help           this help\n");
+        return CTL_EXIT_OK;
+}
+
+static int verify_report(const char *path, const Token *t) {
+        char ts[TOKEN_TIMESTAMP_MAX], kid[JWT_ESCAPE_BUF], iss[JWT_ESCAPE_BUF], life[64];
+        uint64_t start = t->iat_usec ?: t->nbf_usec;
+
+        printf("%s: valid, kid \"%s\", iss %s, expires %s (lifetime %s)\n", path, jwt_escape(t->kid, kid),
+               jwt_escape(t->iss, iss), token_format_timestamp(t->exp_usec, ts),
+               start > 0 && start <= t->exp_usec ? format_duration((t->exp_usec - start) / USEC_PER_SEC, life, sizeof life)
+                                                 : "unknown");
+        return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILURE;
+}
+
+static int token_verb_verify(int argc, char **argv) {
+        enum { ARG_RP_DATA = 0x100, ARG_CNF_JWK };
+        static const struct option options[] = {
+                { "jwks", required_argument, NULL, 'k' },
+                { "issuer", required_argument, NULL, 'i' },
+                { "endpoint", required_argument, NULL, 'e' },
+                { "at", required_argument, NULL, 't' },
+                { "skew", required_argument, NULL, 's' },
+                { "rp-data", required_argument, NULL, ARG_RP_DATA },
+                { "cnf-jwk", required_argument, NULL, ARG_CNF_JWK },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(jwks_freep) Jwks *jwks = NULL;
+        _cleanup_(token_freep) Token *t = NULL;
+        _cleanup_erase_ char *compact = NULL;
+        _cleanup_free_ char *jwks_text = NULL, *cnf = NULL, *reason = NULL;
+        const char *jwks_path = NULL, *cnf_path = NULL, *path;
+        TokenExpect expect = {};
+        uint64_t now = 0;
+        bool have_at = false, have_skew = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "k:i:e:t:s:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'k':
+                        jwks_path = optarg;
+                        break;
+                case 'i':
+                        expect.issuer = optarg;
+                        break;
+                case 'e':
+                        expect.endpoint = optarg;
+                        break;
+                case 't':
+                        if (parse_unix_time(optarg, &now) < 0) {
+                                log_error("Invalid --at value '%s': expected seconds since the epoch.", optarg);
+                                return CTL_EXIT_USAGE;
+                        }
+                        have_at = true;
+                        break;
+                case 's':
+                        if (parse_timespan(optarg, &expect.skew_usec) < 0) {
+                                log_error("Invalid --skew value '%s'.", optarg);
+                                return CTL_EXIT_USAGE;
+                        }
+                        have_skew = true;
+                        break;
+                case ARG_RP_DATA:
+                        expect.rp_data = optarg;
+                        break;
+                case ARG_CNF_JWK:
+                        cnf_path = optarg;
+                        break;
+                case 'h':
+                        return help_verify();
+                default:
+                        return CTL_EXIT_USAGE;
+                }
+        if (argc - optind != 1 || !jwks_path) {
+                log_error("token verify: need --jwks FILE and one TOKENFILE; see 'attestctl token verify --help'.");
+                return CTL_EXIT_USAGE;
+        }
+        path = argv[optind];
+
+        /* The configuration supplies only what the command line leaves out. */
+        if (!expect.issuer || !have_skew) {
+                r = expect.issuer ? config_new_default(&config) : config_load(ctl_config_path, &config);
+                if (r < 0)
+                        return CTL_EXIT_FAILURE;
+                if (!expect.issuer)
+                        expect.issuer = config->endpoint;
+                if (!have_skew)
+                        expect.skew_usec = config->clock_skew_usec;
+        }
+        if (!expect.issuer) {
+                log_error("token verify: no --issuer given and no Endpoint= configured.");
+                return CTL_EXIT_USAGE;
+        }
+        if (!have_at)
+                now = now_realtime_usec();
+
+        if (read_input(jwks_path, JWKS_SIZE_MAX, "Key set", &jwks_text) < 0 ||
+            read_input(path, JWT_SIZE_MAX, "Token file", &compact) < 0 ||
+            (cnf_path && read_input(cnf_path, JWT_SIZE_MAX, "JWK file", &cnf) < 0))
+                return CTL_EXIT_FAILURE;
+        expect.cnf_jwk_json = cnf;
+
+        r = jwks_parse(jwks_text, strlen(jwks_text), &jwks, &reason);
+        if (r < 0) {
+                log_error("Key set %s is not usable: %s", jwks_path, reason ?: strerror(-r));
+                return CTL_EXIT_FAILURE;
+        }
+
+        r = token_verify(compact, jwks, &expect, now, &t, &reason);
+        if (r < 0) {
+                log_error("%s: NOT valid: %s%s", path, reason ?: strerror(-r),
+                          r == -ENOKEY ? " (is the key set current?)" : "");
+                return CTL_EXIT_FAILURE;
+        }
+        return verify_report(path, t);
+}
+
+static int help_decode(void) {
+        printf("Usage: attestctl token decode TOKENFILE\n\n"
+               "Print the header and claims of a token as JSON, WITHOUT verifying anything.\n");
+        return CTL_EXIT_OK;
+}
+
+static int token_verb_decode(int argc, char **argv) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(jwt_freep) Jwt *jwt = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_erase_ char *compact = NULL;
+        _cleanup_free_ char *reason = NULL;
+        const char *s;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        return help_decode();
+                default:
+                        return CTL_EXIT_USAGE;
+                }
+        if (argc - optind != 1) {
+                log_error("token decode: need one TOKENFILE; see 'attestctl token decode --help'.");
+                return CTL_EXIT_USAGE;
+        }
+
+        if (read_input(argv[optind], JWT_SIZE_MAX, "Token file", &compact) < 0)
+                return CTL_EXIT_FAILURE;
+        r = jwt_decode(compact, strlen(compact), &jwt, &reason);
+        if (r < 0) {
+                log_error("%s: cannot decode: %s", argv[optind], reason ?: strerror(-r));
+                return CTL_EXIT_FAILURE;
+        }
+
+        o = json_object_new_object();
+        if (!o || json_object_object_add(o, "header", json_object_get(jwt->header)) < 0 ||
+            json_object_object_add(o, "claims", json_object_get(jwt->claims)) < 0) {
+                log_oom();
+                return CTL_EXIT_FAILURE;
+        }
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s) {
+                log_oom();
+                return CTL_EXIT_FAILURE;
+        }
+
+        fprintf(stderr, "NOT VERIFIED: decoded only; signature, issuer and expiry were not checked.\n");
+        if (puts(s) < 0 || fflush(stdout) != 0)
+                return CTL_EXIT_FAILURE;
+        return CTL_EXIT_OK;
+}
+
+static int help(void) {
+        printf("Usage: attestctl token COMMAND ...\n\n"
+               "Commands:\n"
+               "  verify --jwks FILE [--issuer URL] [--at UNIXTIME] [--skew TIME] TOKENFILE\n"
+               "                     check a token offline as attestd does\n"
+               "  decode TOKENFILE   print header and claims, NOT verified\n\n"
+               "See 'attestctl token COMMAND --help'.\n");
+        return CTL_EXIT_OK;
+}
+
+/* Sub-dispatch, so "attestctl token" without a command (printing the cached token) can be added
+ * as one more entry. */
+int verb_token(int argc, char **argv) {
+        static const struct {
+                const char *name;
+                int (*run)(int argc, char **argv);
+        } commands[] = {
+                { "decode", token_verb_decode },
+                { "verify", token_verb_verify },
+        };
+
+        if (argc < 2) {
+                log_error("token: missing command; see 'attestctl token --help'.");
+                return CTL_EXIT_USAGE;
+        }
+        if (streq(argv[1], "-h") || streq(argv[1], "--help"))
+                return help();
+
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(argv[1], commands[i].name)) {
+                        optind = 0;
+                        return commands[i].run(argc - 1, argv + 1);
+                }
+
+        log_error("token: unknown command '%s'; see 'attestctl token --help'.", argv[1]);
+        return CTL_EXIT_USAGE;
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* When to attest: retry backoff with jitter, refresh before expiry, withdrawal at expiry, PCR
+ * change detection (update-counter polling, systemd's measurement log) and resume detection. */
+#include <sys/inotify.h>
+#include <time.h>
+
+#include "log-ids.h"
+#include "log.h"
+#include "manager.h"
+
+#define MEASURE_LOG_PATH "/run/log/systemd/tpm2-measure.log"
+#define RESUME_THRESHOLD_USEC (2 * USEC_PER_SEC)
+
+uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Uniform in [0, n). Jitter only; no security value. */
+static uint64_t random_below(uint64_t n) {
+        uint64_t v = 0;
+        if (n == 0)
+                return 0;
+        if (getentropy(&v, sizeof v) < 0)
+                v = now_usec(CLOCK_MONOTONIC);
+        return v % n;
+}
+
+/* (Re)arms *S on CLOCK to fire once after DELAY_USEC. */
+static int arm_timer(Manager *m, sd_event_source **s, clockid_t clock, uint64_t delay_usec,
+                     sd_event_time_handler_t cb, const char *what) {
+        int r;
+
+        if (*s) {
+                r = sd_event_source_set_time_relative(*s, delay_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(m->event, s, clock, delay_usec, USEC_PER_SEC / 10, cb, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the %s timer: %m", what);
+        return 0;
+}
+
+static void format_delay(uint64_t usec, char buf[32]) {
+        if (usec >= 3600 * USEC_PER_SEC)
+                snprintf(buf, 32, "%.1fh", (double) usec / (3600.0 * USEC_PER_SEC));
+        else if (usec >= 60 * USEC_PER_SEC)
+                snprintf(buf, 32, "%.1fmin", (double) usec / (60.0 * USEC_PER_SEC));
+        else
+                snprintf(buf, 32, "%.1fs", (double) usec / USEC_PER_SEC);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_attest_now(userdata, "retrying after a failure");
+        return 0;
+}
+
+int manager_schedule_retry(Manager *m, uint64_t retry_after_usec) {
+        uint64_t delay = m->config->retry_min_usec;
+        char buf[32];
+
+        for (unsigned i = 1; i < m->consecutive_failures && delay < m->config->retry_max_usec; i++)
+                delay *= 2;
+        delay = MIN(delay, m->config->retry_max_usec);
+        /* Full jitter over the upper half: a fleet that lost its verifier does not return in step. */
+        delay = delay / 2 + random_below(delay / 2 + 1);
+        delay = MAX(delay, retry_after_usec);
+
+        m->next_attestation_usec = now_usec(CLOCK_REALTIME) + delay;
+        format_delay(delay, buf);
+        log_info("Retrying in %s.", buf);
+        return arm_timer(m, &m->retry_timer, CLOCK_BOOTTIME, delay, on_retry, "retry");
+}
+
+static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_attest_now(userdata, "refreshing the token");
+        return 0;
+}
+
+int manager_schedule_refresh(Manager *m) {
+        uint64_t now = now_usec(CLOCK_REALTIME), issued, lifetime, target;
+
+        if (!m->token || m->token_expires_usec <= now)
+                return 0;
+        issued = m->token_issued_usec && m->token_issued_usec < m->token_expires_usec ? m->token_issued_usec : now;
+        lifetime = m->token_expires_usec - issued;
+
+        /* RefreshPercent of the lifetime, ±10 % of it. */
+        target = issued + lifetime * m->config->refresh_percent / 100;
+        target = target - lifetime / 10 + random_below(lifetime / 5 + 1);
+        if (m->config->refresh_interval_usec > 0)
+                target = MIN(target, now + m->config->refresh_interval_usec);
+        target = MIN(target, m->token_expires_usec - MIN(lifetime / 20, 60 * USEC_PER_SEC));
+        target = MAX(target, now + USEC_PER_SEC);
+
+        m->next_attestation_usec = target;
+        return arm_timer(m, &m->refresh_timer, CLOCK_BOOTTIME, target - now, on_refresh, "refresh");
+}
+
+static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        char field[64];
+        const char *fields[] = { field, NULL };
+
+        if (!m->token || m->token_expires_usec > now_usec(CLOCK_REALTIME))
+                return manager_schedule_expiry(m);
+
+        snprintf(field, sizeof field, "ATTESTD_TOKEN_EXPIRY_USEC=%" PRIu64, m->token_expires_usec);
+        log_struct(LOG_WARNING, 0, ATTESTD_MESSAGE_TOKEN_EXPIRED, fields,
+                   "The attestation token expired before it could be refreshed; withdrawing it.");
+        manager_drop_token(m, "expired");
+        if (!attester_is_running(m->attester))
+                manager_attest_now(m, "the token expired");
+        return 0;
+}
+
+int manager_schedule_expiry(Manager *m) {
+        int r;
+
+        if (!m->token)
+                return 0;
+        if (m->expiry_timer) {
+                r = sd_event_source_set_time(m->expiry_timer, m->token_expires_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->expiry_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time(m->event, &m->expiry_timer, CLOCK_REALTIME, m->token_expires_usec,
+                                      USEC_PER_SEC / 10, on_expiry, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the expiry timer: %m");
+        return 0;
+}
+
+static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_attest_now(userdata, "measured-boot PCRs changed");
+        return 0;
+}
+
+/* Reads the attested PCRs again and compares them with the token's. Returns 1 if they differ. */
+static int attested_pcrs_changed(Manager *m, TpmContext *tpm) {
+        PcrSet now = {};
+        uint16_t banks[PCR_BANKS_MAX];
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < m->token_pcrs.n_banks; i++)
+                banks[n++] = m->token_pcrs.banks[i].alg;
+        if (n == 0 || m->token_pcr_mask == 0)
+                return 0;
+        r = tpm_pcr_read(tpm, m->token_pcr_mask, banks, n, &now, NULL);
+        if (r < 0)
+                return r;
+        r = pcr_set_compare(&m->token_pcrs, &now, NULL);
+        return r > 0 ? 1 : r;
+}
+
+static void check_resume(Manager *m) {
+        uint64_t offset = now_usec(CLOCK_BOOTTIME) - now_usec(CLOCK_MONOTONIC);
+
+        if (m->boottime_offset_usec != 0 && offset > m->boottime_offset_usec + RESUME_THRESHOLD_USEC) {
+                log_info("Resumed from suspend; attesting again.");
+                m->boottime_offset_usec = offset;
+                manager_attest_now(m, "resumed from suspend");
+                return;
+        }
+        m->boottime_offset_usec = offset;
+}
+
+static void pcr_poll(Manager *m) {
+        _cleanup_free_ char *err = NULL;
+        uint32_t counter;
+        TpmContext *tpm;
+        int r;
+
+        check_resume(m);
+        if (attester_is_running(m->attester))
+                return; /* the attempt's own quote will carry the newest values */
+        tpm = manager_get_tpm(m, &err);
+        if (!tpm)
+                return;
+        r = tpm_pcr_read_counter(tpm, &counter);
+        if (r < 0) {
+                log_debug_errno(r, "Reading the PCR update counter failed: %m");
+                manager_check_tpm(m);
+                return;
+        }
+        if (m->have_pcr_counter && counter == m->pcr_counter)
+                return;
+        m->pcr_counter = counter;
+        m->have_pcr_counter = true;
+        if (!m->token)
+                return;
+
+        r = attested_pcrs_changed(m, tpm);
+        if (r < 0) {
+                log_warning_errno(r, "Re-reading the attested PCRs failed, ignoring: %m");
+                return;
+        }
+        if (r == 0)
+                return;
+        if (!m->token_pcrs_changed) {
+                m->token_pcrs_changed = true;
+                log_struct(LOG_NOTICE, 0, ATTESTD_MESSAGE_PCRS_CHANGED, NULL,
+                           "Attested PCRs changed; the token is stale until attested again.");
+                (void) manager_write_token(m);
+        }
+        (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, m->config->pcr_debounce_usec, on_debounce,
+                         "debounce");
+}
+
+static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        pcr_poll(m);
+        return arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec, NULL, "poll");
+}
+
+static int on_measure_log(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        pcr_poll(userdata);
+        return 0;
+}
+
+int manager_watch_pcrs(Manager *m) {
+        int r;
+
+        m->boottime_offset_usec = now_usec(CLOCK_BOOTTIME) - now_usec(CLOCK_MONOTONIC);
+        if (m->config->pcr_poll_interval_usec > 0) {
+                r = arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec, on_poll, "poll");
+                if (r < 0)
+                        return r;
+        }
+        /* systemd (255+) appends here whenever it extends a PCR: look at once instead of at the
+         * next poll. Older systems have no such file; polling covers them. */
+        if (!m->measure_watch && access(MEASURE_LOG_PATH, F_OK) >= 0) {
+                r = sd_event_add_inotify(m->event, &m->measure_watch, MEASURE_LOG_PATH, IN_MODIFY | IN_CLOSE_WRITE,
+                                         on_measure_log, m);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch %s, relying on polling: %m", MEASURE_LOG_PATH);
+        }
+        return 0;
+}
+
+void manager_disarm_timers(Manager *m) {
+        m->refresh_timer = sd_event_source_disable_unref(m->refresh_timer);
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+        m->expiry_timer = sd_event_source_disable_unref(m->expiry_timer);
+        m->poll_timer = sd_event_source_disable_unref(m->poll_timer);
+        m->debounce_timer = sd_event_source_disable_unref(m->debounce_timer);
+}
+
+TpmContext *manager_get_tpm(Manager *m, char **reterr_message) {
+        int r;
+
+        if (m->tpm)
+                return m->tpm;
+        r = tpm_context_new_full(m->config->tcti, &m->tpm, reterr_message);
+        if (r < 0) {
+                if (reterr_message && !*reterr_message && asprintf(reterr_message, "cannot open TPM %s: %s",
+                                                                      m->config->tcti, strerror(-r)) < 0)
+                        *reterr_message = NULL;
+                return NULL;
+        }
+        return m->tpm;
+}
+
+void manager_check_tpm(Manager *m) {
+        if (m->tpm && tpm_context_is_broken(m->tpm)) {
+                log_debug("TPM context broken; reopening it on next use.");
+                m->tpm = tpm_context_free(m->tpm);
+        }
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/* The Manager's lifecycle and state machine: starting an attempt, taking its result, and making
+ * every transition visible (journal, state file, D-Bus, sd_notify). */
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus.h"
+#include "cache.h"
+#include "log-ids.h"
+#include "log.h"
+#include "manager.h"
+
+static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
+        [MANAGER_STARTING] = "starting",
+        [MANAGER_ATTESTING] = "attesting",
+        [MANAGER_ATTESTED] = "attested",
+        [MANAGER_STALE] = "stale",
+        [MANAGER_DENIED] = "denied",
+        [MANAGER_FAILED] = "failed",
+};
+
+const char *manager_state_to_string(ManagerState s) {
+        return s >= 0 && s < _MANAGER_STATE_MAX ? manager_state_table[s] : NULL;
+}
+
+static bool manager_token_valid(Manager *m) {
+        return m->token && m->token_expires_usec > now_usec(CLOCK_REALTIME);
+}
+
+static void manager_publish(Manager *m) {
+        (void) manager_write_state(m);
+        bus_emit_changed(m);
+        if (!m->once)
+                (void) sd_notifyf(false, "STATUS=%s%s%s", manager_state_to_string(m->state),
+                                  *m->last_error ? ": " : "", m->last_error);
+}
+
+static void manager_set_state(Manager *m, ManagerState s) {
+        if (m->state != s) {
+                log_debug("State %s → %s.", manager_state_to_string(m->state), manager_state_to_string(s));
+                m->state = s;
+                m->state_string = (char *) manager_state_to_string(s);
+        }
+        manager_publish(m);
+}
+
+static int manager_set_error(Manager *m, const char *message) {
+        char *s = strdup(strempty(message));
+        if (!s)
+                return -ENOMEM;
+        free(m->last_error);
+        m->last_error = s;
+        return 0;
+}
+
+static void manager_take_token(Manager *m, AttestResult *r) {
+        free(m->token);
+        json_object_put(m->token_header);
+        json_object_put(m->token_claims);
+        m->token = TAKE_PTR(r->token);
+        m->token_header = TAKE_PTR(r->header);
+        m->token_claims = TAKE_PTR(r->claims);
+        m->token_issued_usec = r->issued_usec;
+        m->token_expires_usec = r->expires_usec;
+        m->token_pcrs = r->pcrs;
+        m->token_pcr_mask = r->pcr_mask;
+        m->token_pcrs_changed = false;
+        m->pcr_counter = r->pcr_update_counter;
+        m->have_pcr_counter = true;
+}
+
+static void manager_attest_succeeded(Manager *m, AttestResult *r) {
+        char expiry[64], fexp[80], fcount[64];
+        int k;
+
+        manager_take_token(m, r);
+        m->attestation_count++;
+        m->consecutive_failures = 0;
+        m->last_attestation_usec = now_usec(CLOCK_REALTIME);
+        (void) manager_set_error(m, "");
+
+        k = manager_write_token(m);
+        if (k < 0)
+                log_error_errno(k, "Failed to write the token to %s: %m", m->config->runtime_directory);
+
+        snprintf(fexp, sizeof fexp, "ATTESTD_TOKEN_EXPIRY_USEC=%" PRIu64, m->token_expires_usec);
+        snprintf(fcount, sizeof fcount, "ATTESTD_ROUND_TRIPS=%u", r->round_trips);
+        const char *fields[] = { fexp, fcount, NULL };
+        time_t t = (time_t) (m->token_expires_usec / USEC_PER_SEC);
+        strftime(expiry, sizeof expiry, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+        log_struct(LOG_INFO, 0, ATTESTD_MESSAGE_ATTESTED, fields,
+                   "Attested to %s; token valid until %s.", m->config->endpoint, expiry);
+
+        manager_set_state(m, MANAGER_ATTESTED);
+        (void) manager_schedule_refresh(m);
+        (void) manager_schedule_expiry(m);
+}
+
+static void manager_attest_failed(Manager *m, AttestResult *r) {
+        char fverifier[512];
+        const char *fields[] = { fverifier, NULL };
+
+        m->failure_count++;
+        m->consecutive_failures++;
+        (void) manager_set_error(m, r->message ?: strerror(-r->error));
+        snprintf(fverifier, sizeof fverifier, "ATTESTD_VERIFIER=%s", strempty(m->config->endpoint));
+
+        if (r->outcome == ATTEST_DENIED) {
+                log_struct(LOG_ERR, r->error, ATTESTD_MESSAGE_DENIED, fields, "Attestation denied: %s",
+                           m->last_error);
+                if (!m->config->keep_token_on_denial)
+                        manager_drop_token(m, "the service denied the current evidence");
+                manager_set_state(m, MANAGER_DENIED);
+        } else {
+                log_struct(LOG_WARNING, r->error,
+                           r->error == -ECONNREFUSED || r->error == -ENXIO || r->error == -ETIMEDOUT ?
+                                   ATTESTD_MESSAGE_VERIFIER_UNREACHABLE : ATTESTD_MESSAGE_ATTEST_FAILED,
+                           fields, "Attestation failed: %s", m->last_error);
+                manager_set_state(m, manager_token_valid(m) ? MANAGER_STALE : MANAGER_FAILED);
+        }
+        manager_check_tpm(m);
+        if (!m->once)
+                (void) manager_schedule_retry(m, r->retry_after_usec);
+}
+
+static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {
+        Manager *m = userdata;
+
+        if (r->outcome == ATTEST_OK)
+                manager_attest_succeeded(m, r);
+        else
+                manager_attest_failed(m, r);
+        bus_reply_pending_attest(m);
+
+        if (m->once) {
+                if (r->outcome == ATTEST_OK)
+                        printf("attested: token valid until %" PRIu64 " (%s/%s), %u round trips\n",
+                               m->token_expires_usec / USEC_PER_SEC, m->config->runtime_directory, CACHE_TOKEN,
+                               r->round_trips);
+                else
+                        printf("%s: %s\n", attest_outcome_to_string(r->outcome), m->last_error);
+                m->exit_status = r->outcome == ATTEST_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+                (void) sd_event_exit(m->event, m->exit_status);
+                return;
+        }
+        if (m->attest_again) {
+                m->attest_again = false;
+                manager_attest_now(m, m->attempt_reason ?: "a trigger arrived during the last attempt");
+        }
+}
+
+void manager_attest_now(Manager *m, const char *reason) {
+        _cleanup_free_ char *err = NULL;
+        TpmContext *tpm;
+
+        if (attester_is_running(m->attester)) {
+                m->attest_again = true;
+                free(m->attempt_reason);
+                m->attempt_reason = reason ? strdup(reason) : NULL;
+                return;
+        }
+        log_debug("Attesting: %s.", strna(reason));
+        m->attempt_generation++;
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+        m->refresh_timer = sd_event_source_disable_unref(m->refresh_timer);
+        m->next_attestation_usec = 0;
+
+        tpm = manager_get_tpm(m, &err);
+        if (!tpm) {
+                AttestResult r = { .outcome = ATTEST_ERROR, .error = -ENODEV, .message = TAKE_PTR(err) };
+                log_struct(LOG_ERR, -ENODEV, ATTESTD_MESSAGE_TPM_UNAVAILABLE, NULL, "TPM unavailable: %s",
+                           strna(r.message));
+                on_attest_done(m->attester, &r, m);
+                attest_result_done(&r);
+                return;
+        }
+        int k = attester_run(m->attester, tpm, on_attest_done, m);
+        if (k < 0) {
+                AttestResult r = { .outcome = ATTEST_ERROR, .error = k };
+                on_attest_done(m->attester, &r, m);
+                return;
+        }
+        manager_set_state(m, MANAGER_ATTESTING);
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(attester_freep) Attester *a = NULL;
+        gid_t gid;
+        int r;
+
+        r = config_load(m->config_path, &c);
+        if (r < 0)
+                return log_error_errno(r, "Reloading the configuration failed, keeping the old one: %m");
+        if (!c->endpoint)
+                return log_error_errno(-EINVAL, "Reloading: [Service] Endpoint= is not set, keeping the old configuration.");
+        r = cache_group_to_gid(c->token_group, &gid);
+        if (r < 0)
+                return log_error_errno(r, "Reloading: TokenGroup=%s cannot be resolved, keeping the old configuration: %m",
+                                       c->token_group);
+        r = attester_new(m->event, c, &a);
+        if (r < 0)
+                return log_error_errno(r, "Reloading: cannot set up the attester: %m");
+
+        /* Swap everything that depends on the configuration, then attest with it. */
+        attester_free(m->attester);
+        m->attester = TAKE_PTR(a);
+        config_free(m->config);
+        m->config = TAKE_PTR(c);
+        m->token_gid = gid;
+        m->tpm = tpm_context_free(m->tpm);
+        manager_disarm_timers(m);
+        (void) manager_watch_pcrs(m);
+        log_info("Configuration reloaded.");
+        manager_attest_now(m, "configuration reloaded");
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) manager_reload(userdata);
+        return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        (void) sd_notify(false, "STOPPING=1");
+        attester_cancel(m->attester); /* stop mid-request: nothing is half-written, files are atomic */
+        return sd_event_exit(m->event, EXIT_SUCCESS);
+}
+
+int manager_new(const char *config_path, bool once, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        sigset_t ss;
+        int r;
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return log_oom();
+        m->once = once;
+        m->state = MANAGER_STARTING;
+        m->state_string = (char *) manager_state_to_string(m->state);
+        m->token_gid = (gid_t) -1;
+        if (!(m->last_error = strdup("")) || (config_path && !(m->config_path = strdup(config_path))))
+                return log_oom();
+
+        r = config_load(config_path, &m->config);
+        if (r < 0)
+                return r;
+        if (!m->config->endpoint)
+                return log_error_errno(-EINVAL, "[Service] Endpoint= is not set in %s; nothing to attest to.",
+                                       config_path ?: CONFIG_FILE_DEFAULT);
+        r = cache_group_to_gid(m->config->token_group, &m->token_gid);
+        if (r < 0)
+                return log_error_errno(r, "[Cache] TokenGroup=%s cannot be resolved: %m", m->config->token_group);
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+        r = attester_new(m->event, m->config, &m->attester);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the attester: %m");
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = cache_ensure_dir(m->config->runtime_directory);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", m->config->runtime_directory);
+        (void) cache_clean_temp(m->config->runtime_directory);
+
+        if (!m->once) {
+                r = bus_connect(m);
+                if (r < 0)
+                        return r;
+                if (manager_load_cached_token(m) > 0)
+                        manager_set_state(m, MANAGER_ATTESTED);
+                (void) manager_watch_pcrs(m);
+        }
+        manager_attest_now(m, "start-up");
+        /* Ready once on the bus with the first attestation started: busctl works during boot
+         * even when the verifier is not reachable yet. */
+        if (!m->once)
+                (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        manager_disarm_timers(m);
+        m->measure_watch = sd_event_source_disable_unref(m->measure_watch);
+        for (size_t i = 0; i < m->n_pending_attest; i++)
+                sd_bus_message_unref(m->pending_attest[i].message);
+        free(m->pending_attest);
+        attester_free(m->attester);
+        tpm_context_free(m->tpm);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m->config_path);
+        free(m->last_error);
+        free(m->attempt_reason);
+        free(m->token);
+        json_object_put(m->token_header);
+        json_object_put(m->token_claims);
+        free(m);
+        return NULL;
+}

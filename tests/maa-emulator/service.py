@@ -1,0 +1,440 @@
+# The HTTPS side of the MAA emulator: /attest/Tpm, /certs and the OpenID document,
+# CloudError answers, transport faults, request recording and counters.
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import eventlog_replay
+import policy as policy_mod
+import protocol
+from common import (ServiceError, b64std_encode, b64url_decode, b64url_encode, compact_json,
+                    invalid, strict_json)
+from pki import TOKEN_FAULTS, mint_token
+
+MAX_BODY = 16 * 1024 * 1024
+KNOWN_API_VERSIONS = ('2020-10-01', '2022-08-01', '2025-06-01', '2026-03-11-preview')
+
+
+class TlsServer(ThreadingHTTPServer):
+    """Threaded HTTPS server; the TLS handshake runs in the connection's own thread so a
+    stalled client cannot hold up accept()."""
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, addr, handler, emulator):
+        self.emulator = emulator
+        if ':' in addr[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(addr, handler)
+
+    def finish_request(self, request, client_address):
+        request.settimeout(30)
+        try:
+            conn = self.emulator.ssl_ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        self.emulator.log('connection %s: %s' % (client_address, _exc_text()))
+
+
+def _exc_text():
+    e = sys.exc_info()[1]
+    return '%s: %s' % (type(e).__name__, e)
+
+
+def guess_route(path, body):
+    """leg1 / leg2 / attest (undecidable) / certs / openid / other, never raising."""
+    if path == '/certs':
+        return 'certs'
+    if path == '/.well-known/openid-configuration':
+        return 'openid'
+    if path != '/attest/Tpm':
+        return 'other'
+    try:
+        inner = json.loads(b64url_decode(json.loads(body)['data']))['payload']
+        if 'type' in inner:
+            return 'leg1'
+        if 'request' in inner:
+            return 'leg2'
+    except Exception:   # noqa: BLE001 - a guess only; the real parse reports errors
+        pass
+    return 'attest'
+
+
+def decode_for_record(body):
+    """Best-effort decoding of a request body for --record."""
+    out = {}
+    try:
+        data = json.loads(body)['data']
+        out['data_json'] = json.loads(b64url_decode(data))
+        request = out['data_json']['payload'].get('request')
+        if isinstance(request, str):
+            h, p, _ = request.split('.')
+            out['jws_header'] = json.loads(b64url_decode(h))
+            out['jws_payload'] = json.loads(b64url_decode(p))
+    except Exception as e:   # noqa: BLE001 - recorded as text
+        out['decode_error'] = '%s: %s' % (type(e).__name__, getattr(e, 'message', e))
+    return out
+
+
+class ServiceHandler(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    server_version = 'maa-emulator'
+    sys_version = ''
+    timeout = 60
+    disable_nagle_algorithm = True
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):
+        self.server.emulator.log('%s %s' % (self.client_address[0], fmt % args))
+
+    def do_GET(self):
+        self.serve('GET')
+
+    def do_POST(self):
+        self.serve('POST')
+
+    def do_PUT(self):
+        self.serve('PUT')
+
+    def do_DELETE(self):
+        self.serve('DELETE')
+
+    # ---- responses
+    def settle(self, outcome):
+        """Count and record the request once, before its answer leaves, so that a test
+        reading /control/stats or the record dir right after the answer sees it."""
+        self.outcome = outcome
+        if self.settled:
+            return
+        self.settled = True
+        em = self.server.emulator
+        em.count_response(outcome, self.url_path)
+        em.record(self.command, self.path, self.headers, self.body, outcome)
+
+    def send_body(self, status, body, ctype='application/json; charset=utf-8', headers=None,
+                  outcome=None):
+        self.settle(outcome or {'status': status})
+        self.send_response(status)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('x-ms-request-id', self.request_id)
+        self.send_header('x-ms-maa-service-version', 'maa-emulator-1')
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_json(self, status, obj, headers=None, outcome=None):
+        self.send_body(status, compact_json(obj), headers=headers, outcome=outcome)
+
+    def send_error_json(self, err):
+        headers = dict(err.headers)
+        headers['x-ms-error-code'] = err.code
+        self.send_json(err.status, {'error': {'code': err.code, 'message': err.message}}, headers,
+                       {'status': err.status, 'code': err.code, 'message': err.message})
+
+    # ---- dispatch
+    def serve(self, method):
+        em = self.server.emulator
+        self.request_id = uuid.uuid4().hex[:16]
+        self.outcome = {'status': None}
+        self.settled = False
+        self.body = b''
+        if em.refusing:
+            self.close_connection = True
+            return
+        url = urlsplit(self.path)
+        self.url_path = url.path
+        try:
+            self.body = self.read_body()
+            route = guess_route(url.path, self.body)
+            em.count_request(route)
+            fault = em.faults.take_transport(route) if route != 'other' else None
+            if fault is not None and self.apply_transport_fault(fault, route):
+                return
+            self.route(method, url, self.body, route)
+        except ServiceError as e:
+            self.send_error_json(e)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
+            self.close_connection = True
+        except Exception:   # noqa: BLE001 - an emulator bug must still answer, visibly
+            em.log('BUG: %s' % traceback.format_exc())
+            self.send_error_json(ServiceError(500, 'EmulatorBug', 'Unhandled error in the '
+                                              'emulator: %s' % _exc_text()))
+        finally:
+            self.settle(self.outcome)
+
+    def read_body(self):
+        if self.headers.get('Transfer-Encoding', '').lower() == 'chunked':
+            self.close_connection = True
+            raise ServiceError(411, 'LengthRequired', 'Chunked request bodies are not supported.')
+        length = self.headers.get('Content-Length')
+        if length is None:
+            return b''
+        if not length.isdigit():
+            self.close_connection = True
+            raise ServiceError(400, 'InvalidParameter', 'Content-Length is not a number.')
+        if int(length) > MAX_BODY:
+            self.close_connection = True
+            raise ServiceError(413, 'RequestEntityTooLarge',
+                               'The request body is larger than %d bytes.' % MAX_BODY)
+        return self.rfile.read(int(length))
+
+    def route(self, method, url, body, route):
+        em = self.server.emulator
+        if url.path == '/attest/Tpm':
+            if method != 'POST':
+                raise ServiceError(405, 'MethodNotAllowed', 'Use POST on /attest/Tpm.',
+                                   {'Allow': 'POST'})
+            em.check_api_version(parse_qs(url.query).get('api-version'))
+            with em.lock:
+                pol = em.policy
+            policy_mod.check_bearer(pol, self.headers.get('Authorization'))
+            self.send_json(200, {'data': b64url_encode(compact_json(em.attest(body, route)))})
+            return
+        if url.path in ('/certs', '/.well-known/openid-configuration'):
+            if method != 'GET':
+                raise ServiceError(405, 'MethodNotAllowed', 'Use GET on %s.' % url.path,
+                                   {'Allow': 'GET'})
+            doc = em.jwks() if url.path == '/certs' else em.openid()
+            self.send_json(200, doc)
+            return
+        raise ServiceError(404, 'NotFound', 'No route for %s %s.' % (method, url.path))
+
+    def apply_transport_fault(self, fault, route):
+        """Returns True when the fault produced the (non-)answer."""
+        em = self.server.emulator
+        name, arg = fault.name, fault.arg
+        em.log('fault %s (%s) on %s' % (name, arg, route))
+        if name == 'stall':
+            fault.cleared.wait(30 if arg is None else arg)
+            return False
+        if name.startswith('http-'):
+            status = int(name[5:])
+            headers = {}
+            if status == 429 or arg is not None:
+                headers['Retry-After'] = str(int(1 if arg is None else arg))
+            code = {429: 'TooManyRequests', 500: 'InternalServerError', 502: 'BadGateway',
+                    503: 'ServiceUnavailable', 504: 'GatewayTimeout'}.get(status,
+                                                                          'Fault%d' % status)
+            self.send_error_json(ServiceError(status, code, 'Injected fault %s.' % name, headers))
+            return True
+        if name == 'garbage':
+            kind = arg or 'html'
+            if kind == 'truncated':
+                self.settle({'status': 200, 'code': 'fault:garbage=truncated'})
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json; charset=utf-8')
+                self.send_header('Content-Length', '1000')
+                self.end_headers()
+                self.wfile.write(b'{"data":"eyJwYXlsb2Fk')
+                self.close_connection = True
+                return True
+            body = {'html': b'<!DOCTYPE html><html><body>502 Bad Gateway?</body></html>\n',
+                    'data': b'{"data":"***not base64url***"}',
+                    'inner': compact_json({'data': b64url_encode(b'this is not json')}),
+                    'empty': b''}[kind]
+            self.send_body(200, body, outcome={'status': 200, 'code': 'fault:garbage=%s' % kind})
+            return True
+        if name == 'oversized':
+            size = arg or 64 * 1024 * 1024
+            self.settle({'status': 200, 'code': 'fault:oversized'})
+            self.send_response(200)
+            self.send_header('Content-Type', 'application/json; charset=utf-8')
+            self.send_header('Content-Length', str(size + 11))
+            self.end_headers()
+            self.close_connection = True
+            self.wfile.write(b'{"data":"')
+            chunk = b'A' * 65536
+            left = size
+            while left > 0:
+                self.wfile.write(chunk[:min(left, len(chunk))])
+                left -= len(chunk)
+            self.wfile.write(b'"}')
+            return True
+        return False
+
+
+class Emulator:
+    """Shared state of the service: keys, policy, faults, counters, clock."""
+
+    def __init__(self, state_dir, tls, sealer, policy, faults, context_lifetime,
+                 api_versions, record_dir, logger):
+        self.state_dir = state_dir
+        self.ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ssl_ctx.load_cert_chain(tls.server_cert_path, tls.server_key_path)
+        self.sealer = sealer
+        self.policy = policy
+        self.faults = faults
+        self.context_lifetime = context_lifetime
+        self.api_versions = api_versions
+        self.record_dir = record_dir
+        self.log = logger
+        self.lock = threading.Lock()
+        self.clock_offset = 0.0
+        self.refusing = False
+        self.signing = None
+        self.issuer = None
+        self.record_seq = 0
+        self.reset_stats()
+
+    def now(self):
+        return time.time() + self.clock_offset
+
+    def reset_stats(self):
+        with self.lock:
+            self.faults_base = self.faults.applied_total
+            self.stats = {'requests': 0, 'leg1_requests': 0, 'leg2_requests': 0,
+                          'leg1_ok': 0, 'leg2_ok': 0, 'tokens_issued': 0,
+                          'certs_requests': 0, 'openid_requests': 0, 'errors': 0,
+                          'by_status': {}, 'last_error': None}
+
+    def count_request(self, route):
+        with self.lock:
+            self.stats['requests'] += 1
+            if route in ('leg1', 'leg2', 'certs', 'openid'):
+                self.stats[route + '_requests'] += 1
+
+    def count_response(self, outcome, path):
+        status = outcome.get('status')
+        with self.lock:
+            key = str(status) if status else 'none'
+            self.stats['by_status'][key] = self.stats['by_status'].get(key, 0) + 1
+            if status and status >= 400:
+                self.stats['errors'] += 1
+                self.stats['last_error'] = dict(outcome, path=path, time=int(self.now()))
+
+    def stats_snapshot(self):
+        with self.lock:
+            out = json.loads(json.dumps(self.stats))
+        out['faults_applied'] = self.faults.applied_total - self.faults_base
+        return out
+
+    def check_api_version(self, values):
+        if not values or not values[0]:
+            raise ServiceError(400, 'MissingApiVersionParameter',
+                               'The api-version query parameter (?api-version=) is required for '
+                               'all requests.')
+        if self.api_versions is not None and values[0] not in self.api_versions:
+            raise ServiceError(400, 'InvalidApiVersionParameter',
+                               "The api-version '%s' is invalid. The supported versions are '%s'."
+                               % (values[0], ','.join(self.api_versions)))
+
+    def attest(self, body, route):
+        """One /attest/Tpm leg: request body bytes -> reply message (dict)."""
+        with self.lock:
+            pol = self.policy
+        env = strict_json(body, 'request body')
+        if not isinstance(env, dict) or not isinstance(env.get('data'), str):
+            raise invalid('The request body must be a JSON object with a "data" string.')
+        msg = strict_json(b64url_decode(env['data'], 'data'), 'decoded data')
+        if not isinstance(msg, dict) or not isinstance(msg.get('payload'), dict):
+            raise invalid('The decoded data must be a JSON object with a "payload" object.')
+        payload = msg['payload']
+        leg = 'leg1' if 'type' in payload else 'leg2' if 'request' in payload else None
+        if leg is None:
+            raise invalid('payload has neither "type" (leg 1) nor "request" (leg 2).')
+        if self.faults.take(('no-policy',), leg):
+            pol = dict(pol, policy_set=False)
+        policy_mod.check_policy_set(pol)
+        now = self.now()
+        if leg == 'leg1':
+            reply = protocol.leg1(payload, self.sealer, now, self.context_lifetime)
+            with self.lock:
+                self.stats['leg1_ok'] += 1
+            return {'payload': reply}
+        facts = protocol.leg2(payload, self.sealer, pol, now)
+        if self.faults.take(('deny',), leg):
+            raise ServiceError(400, 'PolicyEvaluationError', policy_mod.DENY_MESSAGE)
+        policy_mod.evaluate(pol, facts)
+        token = self.issue_token(facts, pol, now)
+        with self.lock:
+            self.stats['leg2_ok'] += 1
+        return {'payload': {'report': token}}
+
+    def issue_token(self, facts, pol, now):
+        pcrs = facts['pcrs']
+        indices = sorted({i for values in pcrs.values() for i in values})
+        claims = {
+            'x-ms-ver': '1.0', 'x-ms-attestation-type': 'tpm',
+            'x-ms-policy-hash': policy_mod.policy_hash(pol),
+            'cnf': {'jwk': facts['jwk']},
+            'x-ms-tpm-request-key': facts['request_key'],
+            'secureBootEnabled': facts['secure_boot'],
+            'aikValidated': facts['aik_validated'],
+            'aikPubHash': facts['aik_pub_hash'],
+            'tpmVersion': 2,
+            'x-ms-attested-pcrs': indices,
+            'pcrs': {'PCRs': [{'Index': i, 'Digests': {bank.upper(): pcrs[bank][i].hex()
+                                                       for bank in pcrs if i in pcrs[bank]}}
+                              for i in indices]},
+        }
+        if facts['rp_data'] is not None:
+            claims['rp_data'] = facts['rp_data']
+        if facts['other_keys']:
+            claims['x-ms-tpm-other-keys'] = facts['other_keys']
+        if pol['issue_events']:
+            claims['events'] = eventlog_replay.events_claim(facts['logs'])
+        tf = self.faults.take(TOKEN_FAULTS, 'leg2')
+        with self.lock:
+            signing, issuer = self.signing, self.issuer
+        token = mint_token(signing, issuer, claims, now, pol['token_lifetime_sec'], tf)
+        with self.lock:
+            self.stats['tokens_issued'] += 1
+        return token
+
+    def jwks(self):
+        with self.lock:
+            return {'keys': [self.signing.jwk()]}
+
+    def openid(self):
+        iss = self.issuer
+        return {'response_types_supported': ['token', 'none'],
+                'id_token_signing_alg_values_supported': ['RS256'],
+                'revocation_endpoint': iss + '/revoke', 'issuer': iss,
+                'jwks_uri': iss + '/certs',
+                'claims_supported': ['cnf', 'rp_data', 'x-ms-ver', 'x-ms-attestation-type',
+                                     'x-ms-policy-hash', 'x-ms-tpm-request-key', 'aikValidated',
+                                     'aikPubHash', 'secureBootEnabled', 'tpmVersion',
+                                     'x-ms-attested-pcrs', 'pcrs']}
+
+    def record(self, method, path, headers, body, outcome):
+        if not self.record_dir:
+            return
+        with self.lock:
+            self.record_seq += 1
+            seq = self.record_seq
+        base = os.path.join(self.record_dir, '%04d' % seq)
+        try:
+            text = body.decode('utf-8')
+            raw = {'body': text}
+        except UnicodeDecodeError:
+            raw = {'body_base64': b64std_encode(body)}
+        entry = dict({'seq': seq, 'time': time.time(), 'method': method, 'path': path,
+                      'headers': dict(headers.items()), 'response': outcome}, **raw)
+        if body:
+            entry['decoded'] = decode_for_record(body)
+        with open(base + '.body', 'wb') as f:
+            f.write(body)
+        with open(base + '.json', 'w') as f:
+            json.dump(entry, f, indent=1, sort_keys=True)
