@@ -212,6 +212,7 @@ static int parse_json_object(const char *body, size_t size, json_object **ret) {
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* no comments, single quotes, ... */
         o = json_tokener_parse_ex(tok, body, (int) size);
         end = json_tokener_get_parse_end(tok);
         if (json_tokener_get_error(tok) != json_tokener_success || !o) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make-check wrapper for the MAA emulator self-test (unittest, real swtpm + tpm2-tools).
 # Exit 77 (automake "skipped") when swtpm, tpm2-tools or Debian's python3-cryptography is missing.
-here=$(cd "$(dirname "$0")" && pwd) || exit 99
+here=${top_srcdir:+$top_srcdir/tests/maa-emulator}
+here=$(cd "${here:-$(dirname "$0")}" && pwd) || exit 99
 for tool in swtpm swtpm_ioctl tpm2_createek tpm2_createak tpm2_quote tpm2_pcrextend \
             tpm2_pcrread tpm2_flushcontext; do
         command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 77; }

@@ -598,6 +598,8 @@ static const ParseCase parse_cases[] = {
         { 200, "{\"access_token\":\"a.b\",\"expires_on\":\"12/31/2024\"}", 0, -1, NULL },
         { 200, "{\"access_token\":\"a-b_c~d+e/f==\"} \r\n", 0, -1, NULL },
         { 200, "{\"access_token\":\"a.b\"} x", -EBADMSG, 0, "not a JSON object" },
+        { 200, "{\"access_token\":\"a.b\" /* c */}", -EBADMSG, 0, "not a JSON object" },
+        { 200, "{'access_token':'a.b'}", -EBADMSG, 0, "not a JSON object" },
         { 200, "{\"access_token\":\"a.b\"", -EBADMSG, 0, "not a JSON object" },
         { 200, "", -EBADMSG, 0, "not a JSON object" },
         { 200, "null", -EBADMSG, 0, "not a JSON object" },
