@@ -156,6 +156,11 @@ static int get_url(Attester *a, const char *url, size_t max, http_done_fn cb) {
 static bool reply_failed(Attester *a, const HttpResult *res, const char *what) {
         _cleanup_free_ char *code = NULL, *message = NULL;
 
+        if (res->error == -EFBIG) {
+                finish(a, ATTEST_RETRY, res->error, "%s: the reply from %s is larger than allowed; refusing it",
+                       what, a->config->endpoint);
+                return true;
+        }
         if (res->error < 0) {
                 finish(a, ATTEST_RETRY, res->error, "%s: cannot reach %s: %s", what, a->config->endpoint,
                        res->error_text ?: strerror(-res->error));

@@ -43,7 +43,7 @@ static int arm_timer(Manager *m, sd_event_source **s, clockid_t clock, uint64_t 
         return 0;
 }
 
-static void format_delay(uint64_t usec, char buf[32]) {
+void format_delay(uint64_t usec, char buf[static 32]) {
         if (usec >= 3600 * USEC_PER_SEC)
                 snprintf(buf, 32, "%.1fh", (double) usec / (3600.0 * USEC_PER_SEC));
         else if (usec >= 60 * USEC_PER_SEC)
@@ -57,9 +57,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-int manager_schedule_retry(Manager *m, uint64_t retry_after_usec) {
+int manager_schedule_retry(Manager *m, uint64_t retry_after_usec, uint64_t *ret_delay) {
         uint64_t delay = m->config->retry_min_usec;
-        char buf[32];
 
         for (unsigned i = 1; i < m->consecutive_failures && delay < m->config->retry_max_usec; i++)
                 delay *= 2;
@@ -69,8 +68,7 @@ int manager_schedule_retry(Manager *m, uint64_t retry_after_usec) {
         delay = MAX(delay, retry_after_usec);
 
         m->next_attestation_usec = now_usec(CLOCK_REALTIME) + delay;
-        format_delay(delay, buf);
-        log_info("Retrying in %s.", buf);
+        *ret_delay = delay;
         return arm_timer(m, &m->retry_timer, CLOCK_BOOTTIME, delay, on_retry, "retry");
 }
 

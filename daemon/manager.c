@@ -91,23 +91,30 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
         log_struct(LOG_INFO, 0, ATTESTD_MESSAGE_ATTESTED, fields,
                    "Attested to %s; token valid until %s.", m->config->endpoint, expiry);
 
-        manager_set_state(m, MANAGER_ATTESTED);
         (void) manager_schedule_refresh(m);
         (void) manager_schedule_expiry(m);
+        manager_set_state(m, MANAGER_ATTESTED);
 }
 
 static void manager_attest_failed(Manager *m, AttestResult *r) {
-        char fverifier[512];
+        char fverifier[512], retry[64] = "";
         const char *fields[] = { fverifier, NULL };
+        uint64_t delay;
 
         m->failure_count++;
         m->consecutive_failures++;
+        /* Schedule first, so the published state already names the next attempt. */
+        if (!m->once && manager_schedule_retry(m, r->retry_after_usec, &delay) >= 0) {
+                char d[32];
+                format_delay(delay, d);
+                snprintf(retry, sizeof retry, "; retrying in %s", d);
+        }
         (void) manager_set_error(m, r->message ?: strerror(-r->error));
         snprintf(fverifier, sizeof fverifier, "ATTESTD_VERIFIER=%s", strempty(m->config->endpoint));
 
         if (r->outcome == ATTEST_DENIED) {
-                log_struct(LOG_ERR, r->error, ATTESTD_MESSAGE_DENIED, fields, "Attestation denied: %s",
-                           m->last_error);
+                log_struct(LOG_ERR, r->error, ATTESTD_MESSAGE_DENIED, fields, "Attestation denied: %s%s",
+                           m->last_error, retry);
                 if (!m->config->keep_token_on_denial)
                         manager_drop_token(m, "the service denied the current evidence");
                 manager_set_state(m, MANAGER_DENIED);
@@ -115,12 +122,10 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
                 log_struct(LOG_WARNING, r->error,
                            r->error == -ECONNREFUSED || r->error == -ENXIO || r->error == -ETIMEDOUT ?
                                    ATTESTD_MESSAGE_VERIFIER_UNREACHABLE : ATTESTD_MESSAGE_ATTEST_FAILED,
-                           fields, "Attestation failed: %s", m->last_error);
+                           fields, "Attestation failed: %s%s", m->last_error, retry);
                 manager_set_state(m, manager_token_valid(m) ? MANAGER_STALE : MANAGER_FAILED);
         }
         manager_check_tpm(m);
-        if (!m->once)
-                (void) manager_schedule_retry(m, r->retry_after_usec);
 }
 
 static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {

@@ -100,8 +100,10 @@ const char *manager_state_to_string(ManagerState s);
 /* --- manager-schedule.c -------------------------------------------------------------------- */
 uint64_t now_usec(clockid_t clock);
 /* Arms the retry timer for the next attempt after a failure (exponential backoff with jitter,
- * never sooner than RETRY_AFTER_USEC). */
-int manager_schedule_retry(Manager *m, uint64_t retry_after_usec);
+ * never sooner than RETRY_AFTER_USEC); *ret_delay gets the delay chosen. */
+int manager_schedule_retry(Manager *m, uint64_t retry_after_usec, uint64_t *ret_delay);
+/* "4.5s", "3.0min", "1.2h". */
+void format_delay(uint64_t usec, char buf[static 32]);
 /* Arms the refresh timer from the token's lifetime and RefreshIntervalSec=. */
 int manager_schedule_refresh(Manager *m);
 /* Arms the timer that withdraws the token at its exp. */

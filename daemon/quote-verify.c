@@ -339,14 +339,47 @@ static int check_pcr_digest(const TPMS_QUOTE_INFO *q, const PcrSet *pcrs, uint16
         return 0;
 }
 
+/* TPMS_ATTEST: well-formed, nothing trailing, a quote, with QUALIFYING as extraData. */
+static int parse_attest(const uint8_t *attest, size_t size, const void *qualifying, size_t qsize,
+                        TPMS_ATTEST *ret, char **reterr_message) {
+        size_t offset = 0;
+
+        if (Tss2_MU_TPMS_ATTEST_Unmarshal(attest, size, &offset, ret) != TSS2_RC_SUCCESS)
+                return fail(reterr_message, -EBADMSG, "malformed TPMS_ATTEST (%zu bytes), stopped at offset %zu",
+                            size, offset);
+        if (offset != size)
+                return fail(reterr_message, -EBADMSG, "TPMS_ATTEST followed by %zu trailing bytes at offset %zu",
+                            size - offset, offset);
+        if (ret->magic != TPM2_GENERATED_VALUE)
+                return fail(reterr_message, -EBADMSG, "TPMS_ATTEST magic is 0x%08x, not 0x%08x (offset 0)",
+                            ret->magic, TPM2_GENERATED_VALUE);
+        if (ret->type != TPM2_ST_ATTEST_QUOTE)
+                return fail(reterr_message, -EBADMSG, "TPMS_ATTEST type is 0x%04x, not a quote (0x%04x, offset 4)",
+                            ret->type, TPM2_ST_ATTEST_QUOTE);
+        if (ret->extraData.size != qsize || memcmp(ret->extraData.buffer, qualifying ?: "", qsize) != 0)
+                return fail(reterr_message, -EBADE,
+                            "extraData (%u bytes) differs from the qualifying data (%zu bytes)",
+                            ret->extraData.size, qsize);
+        return 0;
+}
+
+static int parse_signature(const uint8_t *sig, size_t size, TPMT_SIGNATURE *ret, char **reterr_message) {
+        size_t offset = 0;
+
+        if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(sig, size, &offset, ret) != TSS2_RC_SUCCESS)
+                return fail(reterr_message, -EBADMSG, "malformed TPMT_SIGNATURE (%zu bytes), stopped at offset %zu",
+                            size, offset);
+        if (offset != size)
+                return fail(reterr_message, -EBADMSG, "TPMT_SIGNATURE followed by %zu trailing bytes", size - offset);
+        return 0;
+}
+
 int quote_verify(const uint8_t *attest, size_t attest_size, const uint8_t *sig, size_t sig_size,
                  EVP_PKEY *key, const void *qualifying, size_t qsize, const PcrSet *pcrs,
                  QuoteInfo *ret_info, char **reterr_message) {
         TPMS_ATTEST a = {};
         TPMT_SIGNATURE s = {};
-        size_t offset = 0;
         uint16_t hash = 0;
-        TSS2_RC rc;
         int r;
 
         assert(attest || attest_size == 0);
@@ -355,42 +388,19 @@ int quote_verify(const uint8_t *attest, size_t attest_size, const uint8_t *sig, 
         assert(qualifying || qsize == 0);
         assert(pcrs);
 
-        rc = Tss2_MU_TPMS_ATTEST_Unmarshal(attest, attest_size, &offset, &a);
-        if (rc != TSS2_RC_SUCCESS)
-                return fail(reterr_message, -EBADMSG, "malformed TPMS_ATTEST (%zu bytes), stopped at offset %zu",
-                            attest_size, offset);
-        if (offset != attest_size)
-                return fail(reterr_message, -EBADMSG, "TPMS_ATTEST followed by %zu trailing bytes at offset %zu",
-                            attest_size - offset, offset);
-        if (a.magic != TPM2_GENERATED_VALUE)
-                return fail(reterr_message, -EBADMSG, "TPMS_ATTEST magic is 0x%08x, not 0x%08x (offset 0)",
-                            a.magic, TPM2_GENERATED_VALUE);
-        if (a.type != TPM2_ST_ATTEST_QUOTE)
-                return fail(reterr_message, -EBADMSG, "TPMS_ATTEST type is 0x%04x, not a quote (0x%04x, offset 4)",
-                            a.type, TPM2_ST_ATTEST_QUOTE);
-
-        if (a.extraData.size != qsize || memcmp(a.extraData.buffer, qualifying ?: "", qsize) != 0)
-                return fail(reterr_message, -EBADE,
-                            "extraData (%u bytes) differs from the qualifying data (%zu bytes)",
-                            a.extraData.size, qsize);
-
-        offset = 0;
-        rc = Tss2_MU_TPMT_SIGNATURE_Unmarshal(sig, sig_size, &offset, &s);
-        if (rc != TSS2_RC_SUCCESS)
-                return fail(reterr_message, -EBADMSG, "malformed TPMT_SIGNATURE (%zu bytes), stopped at offset %zu",
-                            sig_size, offset);
-        if (offset != sig_size)
-                return fail(reterr_message, -EBADMSG, "TPMT_SIGNATURE followed by %zu trailing bytes",
-                            sig_size - offset);
+        r = parse_attest(attest, attest_size, qualifying, qsize, &a, reterr_message);
+        if (r < 0)
+                return r;
+        r = parse_signature(sig, sig_size, &s, reterr_message);
+        if (r < 0)
+                return r;
 
         r = verify_signature(attest, attest_size, &s, key, &hash, reterr_message);
         if (r < 0)
                 return r;
-
         r = check_selection(&a.attested.quote.pcrSelect, pcrs, reterr_message);
         if (r < 0)
                 return r;
-
         r = check_pcr_digest(&a.attested.quote, pcrs, hash, reterr_message);
         if (r < 0)
                 return r;

@@ -192,8 +192,10 @@ static int verify_rs256(const Jwt *jwt, EVP_PKEY *pkey, const char *kid, char **
                 return -ENOMEM;
         if (EVP_DigestVerifyInit_ex(ctx, &pctx, "SHA256", NULL, NULL, pkey, NULL) != 1 ||
             EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-                log_debug("OpenSSL: RS256 verification setup failed: %s",
-                          ERR_error_string(ERR_get_error(), NULL));
+                char buf[256];
+
+                ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+                log_debug("OpenSSL: RS256 verification setup failed: %s", buf);
                 ERR_clear_error();
                 return jwt_fail(reterr_reason, -EIO, "OpenSSL could not set up RS256 verification");
         }

@@ -35,7 +35,8 @@ typedef struct Token {
 
 /* Verifies the NUL-terminated compact JWS COMPACT at time NOW_USEC (CLOCK_REALTIME, usec; the
  * caller supplies it so tests and "attestctl token verify --at" can pin the clock). Checks, in
- * this order, and fails with:
+ * this order: shape, alg/crit, jku, types of the extracted fields, kid, signature, iss, exp/nbf,
+ * cnf, rp_data; the first failure wins. Errors:
  *   -EMSGSIZE         longer than JWT_SIZE_MAX
  *   -EBADMSG          malformed: not three base64url parts, header/payload not JSON objects, or
  *                     alg/kid/jku/iss/exp/nbf/iat/jti/cnf/rp_data missing where required or of the
@@ -50,7 +51,7 @@ typedef struct Token {
  *   -ETIME            not yet valid: now + skew < nbf
  *   -EBADE            cnf.jwk is not the request key (kty/n/e compared as values, not as text), or
  *                     rp_data/nonce is not the nonce sent
- *   -EINVAL           expect->cnf_jwk_json is not a JSON object (caller bug)
+ *   -EINVAL           expect->cnf_jwk_json is not an RSA or EC JWK object (caller bug)
  *   -ENOMEM, -EIO     (OpenSSL could not set up the verification)
  * A "jwk"/"x5c" in the token's own header is ignored: keys come only from JWKS. On failure
  * *reterr_reason (when non-NULL) gets a malloc'd one-line reason such as

@@ -300,7 +300,7 @@ static int tcti_diagnose(const char *tcti, TSS2_RC rc, char *buf, size_t size) {
         }
 
         if (name_len == 6 && strncmp(tcti, "device", 6) == 0)
-                return probe_path(*opts ? opts : "/dev/tpm0", false, buf, size);
+                return probe_path(*opts ? opts : "/dev/tpmrm0", false, buf, size);
 
         if (name_len == 5 && (strncmp(tcti, "swtpm", 5) == 0 || strncmp(tcti, "mssim", 5) == 0)) {
                 if (strncmp(opts, "path=", 5) == 0) {

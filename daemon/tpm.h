@@ -31,7 +31,8 @@ typedef struct TpmAk TpmAk;
  * -EACCES permission denied, -ECONNREFUSED nobody listening on the socket, -EINVAL unknown TCTI or
  * bad TCTI options, -EIO TPM in failure mode or not started, -EBUSY still busy after retries,
  * -ENOMEM. On failure *reterr_message (when non-NULL) receives a malloc'd description naming the
- * cause. */
+ * cause. Sets TSS2_LOG=all+none in the environment unless already set: the TSS would otherwise
+ * print every failed command to stderr, and every failure is translated and logged here. */
 int tpm_context_new_full(const char *tcti, TpmContext **ret, char **reterr_message);
 static inline int tpm_context_new(const char *tcti, TpmContext **ret) {
         return tpm_context_new_full(tcti, ret, NULL);
@@ -67,7 +68,8 @@ int tpm_get_handles(TpmContext *t, uint32_t first, uint32_t **ret, size_t *ret_n
  * per-call limit, so that all values belong to one pcrUpdateCounter (the read restarts if the
  * counter moves). RET gets one bank per requested bank, in order, with exactly MASK present.
  * -EINVAL for an empty mask or bank list, duplicate or unknown banks; -EOPNOTSUPP when a bank is
- * not active or a PCR is not implemented; -EAGAIN if the PCRs kept changing. */
+ * not active or a PCR is not implemented; -EAGAIN if the PCRs kept changing. RET_UPDATE_COUNTER may
+ * be NULL. */
 int tpm_pcr_read(TpmContext *t, uint32_t mask, const uint16_t *banks, size_t n_banks, PcrSet *ret,
                  uint32_t *ret_update_counter);
 

@@ -78,3 +78,117 @@ start_system_bus() {
         register_pid "$(echo "$out" | sed -n 2p)"
         export DBUS_SYSTEM_BUS_ADDRESS
 }
+
+OVMF_LOG="$top_srcdir/tests/testdata/eventlogs/uefi-ovmf-swtpm-directkernel/binary_bios_measurements.bin"
+EMULATOR="$top_srcdir/tests/maa-emulator/maa-emulator"
+
+# maa_ctl ARGS...: drive the running emulator (faults, policy, stats).
+maa_ctl() {
+        "$top_srcdir/tests/maa-emulator/maa-emulator-ctl" "$MAA_DIR" "$@"
+}
+
+# start_emulator [OPTIONS...]: the MAA emulator on a free loopback port; exports MAA_DIR and
+# MAA_ENDPOINT. The state dir survives a restart_emulator (same CA, keys and port).
+start_emulator() {
+        [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import cryptography' 2>/dev/null ||
+                skip "/usr/bin/python3 with python3-cryptography is needed for the MAA emulator"
+        export MAA_DIR="$TEST_TMPDIR/maa"
+        local port=0
+        [ -f "$MAA_DIR/port" ] && port=$(cat "$MAA_DIR/port")
+        "$EMULATOR" --state-dir "$MAA_DIR" --port "$port" --log-file "$TEST_TMPDIR/maa.log" "$@" &
+        register_pid $!
+        maa_ctl wait-ready 20 >/dev/null || fail "the MAA emulator did not get ready"
+        MAA_ENDPOINT=$(cat "$MAA_DIR/endpoint")
+        export MAA_ENDPOINT
+}
+
+stop_emulator() {
+        kill "$(cat "$MAA_DIR/pid")" 2>/dev/null
+        wait_until 10 test ! -e "$MAA_DIR/pid" || fail "the MAA emulator did not stop"
+}
+
+# play_eventlog [LOG]: extend a real firmware log into the swtpm, so PCRs and log agree.
+play_eventlog() {
+        ATTESTCTL="$ATTESTCTL" bash "$top_srcdir/tests/integration/play-eventlog.sh" "${1:-$OVMF_LOG}" \
+                >"$TEST_TMPDIR/play.log" 2>&1 || fail "playing the event log into swtpm failed"
+}
+
+# write_config [EXTRA...]: $CONF for swtpm + emulator with short schedules; each EXTRA argument
+# is one more line (a later "[Section]" + "Key=" overrides).
+write_config() {
+        export CONF="$TEST_TMPDIR/attestd.conf" RUNDIR="$TEST_TMPDIR/run"
+        {
+                echo "[Service]"
+                echo "Endpoint=$MAA_ENDPOINT"
+                echo "CAFile=$MAA_DIR/ca.pem"
+                echo "RequestTimeoutSec=5s"
+                echo "[TPM]"
+                echo "TCTI=$ATTEST_TCTI"
+                echo "AKCertNVIndex=0"
+                echo "PCRs=0-7,14"
+                echo "EventLog=$OVMF_LOG"
+                echo "[Schedule]"
+                echo "RetryMinSec=500ms"
+                echo "RetryMaxSec=2s"
+                echo "PCRPollIntervalSec=500ms"
+                echo "PCRDebounceSec=200ms"
+                echo "[Cache]"
+                echo "RuntimeDirectory=$RUNDIR"
+                for line in "$@"; do echo "$line"; done
+        } >"$CONF"
+}
+
+# setup_attestation: swtpm with the OVMF log played in, the emulator, the config.
+setup_attestation() {
+        start_swtpm
+        play_eventlog
+        start_emulator "$@"
+        write_config
+}
+
+# start_attestd [OPTIONS...]: the daemon on the private bus; exports ATTESTD_PID.
+start_attestd() {
+        "$ATTESTD" --config "$CONF" "$@" >>"$TEST_TMPDIR/attestd.log" 2>&1 &
+        ATTESTD_PID=$!
+        register_pid "$ATTESTD_PID"
+        export ATTESTD_PID
+        wait_until 10 busctl --system status org.attestd.Attest1 >/dev/null 2>&1 ||
+                fail "attestd did not appear on the bus"
+}
+
+stop_attestd() {
+        kill "$ATTESTD_PID" 2>/dev/null
+        wait "$ATTESTD_PID" 2>/dev/null
+        return 0
+}
+
+get_property() { # NAME -> the value as busctl prints it, without the type
+        busctl --system get-property org.attestd.Attest1 /org/attestd/Attest1 org.attestd.Attest1 "$1" |
+                sed -e 's/^[a-z(){}]* //' -e 's/^"\(.*\)"$/\1/'
+}
+
+state_is() {
+        [ "$(get_property State 2>/dev/null)" = "$1" ]
+}
+
+# wait_state STATE [SECONDS]
+wait_state() {
+        wait_until "${2:-20}" state_is "$1" ||
+                fail "State did not become $1 (is '$(get_property State)', LastError '$(get_property LastError)')"
+}
+
+# verify_token [FILE]: the token verifies against the emulator's key set and issuer.
+verify_token() {
+        "$ATTESTCTL" token verify --jwks "$MAA_DIR/jwks.json" --issuer "$MAA_ENDPOINT" "${1:-$RUNDIR/token}" ||
+                fail "token ${1:-$RUNDIR/token} does not verify"
+}
+
+# json_get FILE EXPR: a value from a JSON file (EXPR is Python, applied to 'd').
+json_get() {
+        /usr/bin/python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+# pcr_value BANK INDEX: lower-case hex of one PCR, read with tpm2-tools.
+pcr_value() {
+        tpm2_pcrread "$1:$2" | sed -n "s/^ *$2 *: *0x//p" | tr 'A-F' 'a-f'
+}

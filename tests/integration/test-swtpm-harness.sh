@@ -7,16 +7,16 @@ r=$(tpm2_getrandom --hex 16) || fail "GetRandom"
 [ ${#r} -eq 32 ] || fail "GetRandom returned '$r'"
 
 zero=0000000000000000000000000000000000000000000000000000000000000000
-before=$(tpm2_pcrread sha256:14 | awk '$1 == "14:" {print tolower($2)}')
-assert_eq "$before" "0x$zero" "PCR 14 at start"
+before=$(pcr_value sha256 14)
+assert_eq "$before" "$zero" "PCR 14 at start"
 
 digest=$(printf 'attestd' | sha256sum | cut -d' ' -f1)
 tpm2_pcrextend "14:sha256=$digest" || fail "extend"
 expected=$(/usr/bin/python3 -c 'import hashlib, sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1])).hexdigest())' "$zero$digest")
-after=$(tpm2_pcrread sha256:14 | awk '$1 == "14:" {print tolower($2)}')
-assert_eq "$after" "0x$expected" "PCR 14 after extend"
+after=$(pcr_value sha256 14)
+assert_eq "$after" "$expected" "PCR 14 after extend"
 
 reboot_swtpm
-again=$(tpm2_pcrread sha256:14 | awk '$1 == "14:" {print tolower($2)}')
-assert_eq "$again" "0x$zero" "PCR 14 after reboot"
+again=$(pcr_value sha256 14)
+assert_eq "$again" "$zero" "PCR 14 after reboot"
 echo "ok: swtpm answers GetRandom and PCR read/extend, reboot resets PCRs"

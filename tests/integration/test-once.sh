@@ -1,0 +1,38 @@
+# attestd --once: one complete attestation against the emulator with a real swtpm: three round
+# trips to /attest/Tpm's two legs plus the key set, a token that verifies, the expected claims,
+# and the files written as the daemon writes them.
+setup_attestation
+
+out=$("$ATTESTD" --once --config "$CONF" 2>"$TEST_TMPDIR/once.err") || {
+        cat "$TEST_TMPDIR/once.err"
+        fail "attestd --once failed: $out"
+}
+assert_contains "$out" "attested: token valid until" "--once output"
+
+[ "$(maa_ctl stats leg1_ok)" = 1 ] || fail "expected one leg-1 request"
+[ "$(maa_ctl stats leg2_ok)" = 1 ] || fail "expected one leg-2 request"
+[ "$(maa_ctl stats certs_requests)" = 1 ] || fail "expected one key set fetch"
+[ "$(maa_ctl stats openid_requests)" = 1 ] || fail "expected one OpenID metadata fetch"
+
+verify_token
+[ "$(stat -c %a "$RUNDIR/token")" = 640 ] || fail "token mode is not 0640"
+grep -q . "$RUNDIR/token" && [ "$(wc -l <"$RUNDIR/token")" = 0 ] || fail "token must be one line without newline"
+
+j="$RUNDIR/token.json"
+assert_eq "$(json_get "$j" "d['claims']['x-ms-attestation-type']")" tpm "attestation type claim"
+assert_eq "$(json_get "$j" "d['claims']['iss']")" "$MAA_ENDPOINT" "issuer"
+assert_eq "$(json_get "$j" "'rp_data' in d['claims']")" True "rp_data claim present"
+assert_eq "$(json_get "$j" "d['claims']['cnf']['jwk']['kty']")" RSA "cnf carries the request key"
+assert_eq "$(json_get "$j" "sorted(d['claims']['x-ms-attested-pcrs'])")" "[0, 1, 2, 3, 4, 5, 6, 7, 14]" "attested PCRs"
+assert_eq "$(json_get "$j" "d['stale']")" False "fresh token is not stale"
+# The PCR values in token.json are the swtpm's.
+pcr7=$(pcr_value sha256 7)
+assert_eq "$(json_get "$j" "d['pcrs']['sha256']['7']")" "$pcr7" "PCR 7 in token.json"
+grep -q "^STATE='attested'$" "$RUNDIR/state" || fail "state file: $(cat "$RUNDIR/state")"
+
+# A second run reuses the AK: the same persistent handle, no new key.
+handles_before=$(tpm2_getcap handles-persistent)
+"$ATTESTD" --once --config "$CONF" >/dev/null 2>&1 || fail "second attestd --once failed"
+assert_eq "$(tpm2_getcap handles-persistent)" "$handles_before" "persistent handles after the second run"
+[ -z "$(tpm2_getcap handles-transient)" ] || fail "transient handles leaked: $(tpm2_getcap handles-transient)"
+echo "ok: one attestation, verified token, expected claims, AK reused, no handle leak"
