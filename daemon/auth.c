@@ -17,6 +17,7 @@
 #define AUTH_LIFETIME_MAX_SEC INT32_MAX
 
 #define new0(t, n) ((t *) calloc((n), sizeof(t)))
+#define STRLEN(s) (sizeof(s) - 1)
 
 struct AuthRequest {
         Auth *auth;                     /* NULL once delivered, cancelled or detached */
@@ -137,11 +138,13 @@ static void request_finish(AuthRequest *q, int error, char *authorization, char 
         (void) sd_event_source_set_enabled(q->defer, SD_EVENT_ONESHOT);
 }
 
+/* Sized up front (no asprintf()): a reallocation could leave an unwiped copy of the token behind. */
 static char *make_authorization(const char *token) {
-        char *s;
+        size_t n = strlen(token);
+        char *s = malloc(STRLEN("Bearer ") + n + 1);
 
-        if (asprintf(&s, "Bearer %s", token) < 0)
-                return NULL;
+        if (s)
+                memcpy(stpcpy(s, "Bearer "), token, n + 1);
         return s;
 }
 
@@ -273,22 +276,27 @@ static int parse_token_fields(json_object *o, int64_t now, AuthToken *ret, char 
         if (!json_object_object_get_ex(o, "access_token", &v))
                 return fail_reason(reterr_reason, -EBADMSG, "token reply has no field 'access_token'");
         if (!json_object_is_type(v, json_type_string))
-                return fail_reason(reterr_reason, -EBADMSG, "token reply field 'access_token' is not a string");
+                return fail_reason(reterr_reason, -EBADMSG,
+                                   "token reply field 'access_token' is not a string");
         token = json_object_get_string(v);
         if ((size_t) json_object_get_string_len(v) != strlen(token) || !*token)
-                return fail_reason(reterr_reason, -EBADMSG, "token reply field 'access_token' is empty or has a NUL byte");
+                return fail_reason(reterr_reason, -EBADMSG,
+                                   "token reply field 'access_token' is empty or has a NUL byte");
         if (strlen(token) > AUTH_TOKEN_SIZE_MAX)
-                return fail_reason(reterr_reason, -EBADMSG, "token reply field 'access_token' is longer than %zu bytes",
+                return fail_reason(reterr_reason, -EBADMSG,
+                                   "token reply field 'access_token' is longer than %zu bytes",
                                    AUTH_TOKEN_SIZE_MAX);
         bad = token_find_bad_char(token);
         if (bad >= 0)
                 return fail_reason(reterr_reason, -EBADMSG,
-                                   "token reply field 'access_token' has a character not allowed in a bearer token at offset %zd",
-                                   bad);
+                                   "token reply field 'access_token' has a character not allowed in a bearer "
+                                   "token at offset %zd", bad);
 
         if (json_object_object_get_ex(o, "token_type", &v) &&
-            (!json_object_is_type(v, json_type_string) || strcasecmp(json_object_get_string(v), "Bearer") != 0))
-                return fail_reason(reterr_reason, -EBADMSG, "token reply field 'token_type' is not \"Bearer\"");
+            (!json_object_is_type(v, json_type_string) ||
+             strcasecmp(json_object_get_string(v), "Bearer") != 0))
+                return fail_reason(reterr_reason, -EBADMSG,
+                                   "token reply field 'token_type' is not \"Bearer\"");
 
         if (json_object_object_get_ex(o, "expires_in", &v)) {
                 if (json_get_seconds(v, &lifetime) < 0 || lifetime > AUTH_LIFETIME_MAX_SEC)
@@ -395,12 +403,11 @@ static int auth_check_options(const AuthOptions *o) {
                 return 0;
         case AUTH_CLIENT_CREDENTIALS:
                 if (!o->tenant_id || !tenant_valid(o->tenant_id))
-                        return log_debug_errno(-EINVAL, "Auth method 'client-credentials' needs a valid tenant id.");
+                        return log_debug_errno(-EINVAL, "Client credentials need a valid tenant id.");
                 if (!o->client_id || !*o->client_id)
-                        return log_debug_errno(-EINVAL, "Auth method 'client-credentials' needs a client id.");
+                        return log_debug_errno(-EINVAL, "Client credentials need a client id.");
                 if (!o->client_secret_file || !*o->client_secret_file)
-                        return log_debug_errno(-EINVAL,
-                                               "Auth method 'client-credentials' needs a client secret file.");
+                        return log_debug_errno(-EINVAL, "Client credentials need a client secret file.");
                 return 0;
         default:
                 return log_debug_errno(-EINVAL, "Unknown auth method %d.", (int) o->method);
@@ -517,8 +524,8 @@ static void deliver_file_token(Auth *a, AuthRequest *q) {
         bad = *t ? token_find_bad_char(t) : 0;
         if (bad >= 0) {
                 r = fail_reason(&reason, -EBADMSG,
-                                "The bearer token in '%s' has a character not allowed in a token at offset %zd",
-                                a->token_file, bad + (t - token));
+                                "The bearer token in '%s' has a character not allowed in a token at "
+                                "offset %zd", a->token_file, bad + (t - token));
                 return request_finish(q, r, NULL, reason, 0, -1);
         }
         authz = make_authorization(t);
@@ -619,7 +626,8 @@ static void on_fetch_done(HttpRequest *hr, HttpResult *res, void *userdata) {
                 r = fail_reason(&reason, res->error, "Token request to the %s failed: %s", endpoint_name(a),
                                 res->error_text ?: strerror(-res->error));
         else {
-                r = auth_parse_reply(res->status, res->body, res->body_size, (int64_t) time(NULL), &tok, &why);
+                r = auth_parse_reply(res->status, res->body, res->body_size, (int64_t) time(NULL), &tok,
+                                     &why);
                 if (r < 0)
                         (void) fail_reason(&reason, r, "Token request to the %s failed: %s", endpoint_name(a),
                                            why ?: strerror(-r));
@@ -669,7 +677,8 @@ static int auth_start_fetch(Auth *a, char **reterr_reason) {
 
         r = http_request(a->http, &spec, on_fetch_done, a, &a->fetch);
         if (r < 0)
-                return fail_reason(reterr_reason, r, "Cannot send a token request to '%s': %s", url, strerror(-r));
+                return fail_reason(reterr_reason, r, "Cannot send a token request to '%s': %s", url,
+                                   strerror(-r));
         return 0;
 }
 

@@ -305,6 +305,9 @@ int verb_wait(int argc, char **argv) {
         r = sd_event_default(&event);
         if (r >= 0)
                 r = sd_bus_attach_event(bus, event, 0);
+        /* Keep the connection after the loop ends: the timeout message asks for the state. */
+        if (r >= 0)
+                r = sd_bus_set_close_on_exit(bus, false);
         /* Subscribe first, then look: no change can slip between the two. */
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.Properties",

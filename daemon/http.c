@@ -586,7 +586,8 @@ static bool host_is_local(const char *host) {
                 return false;
         memcpy(buf, host + 1, l - 2);
         buf[l - 2] = 0;
-        return inet_pton(AF_INET6, buf, &a6) == 1 && (IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6));
+        return inet_pton(AF_INET6, buf, &a6) == 1 &&
+               (IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6));
 }
 
 static void curl_freep(char **p) {
@@ -647,6 +648,12 @@ static int request_build_headers(HttpRequest *req, const char *const *headers) {
 
 static int request_setup_easy(HttpClient *c, HttpRequest *req, const HttpRequestSpec *spec) {
         uint64_t total = spec->timeout_usec ?: c->total_timeout_usec;
+#if LIBCURL_VERSION_NUM >= 0x075500
+        const char *protocols = spec->allow_http ? "http,https" : "https";
+#else
+        long protocol_mask = spec->allow_http ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS;
+#endif
+        long connect_ms = usec_to_msec_long(c->connect_timeout_usec);
         bool ok;
         CURL *e;
 
@@ -659,16 +666,19 @@ static int request_setup_easy(HttpClient *c, HttpRequest *req, const HttpRequest
              curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf) == CURLE_OK &&
 #if LIBCURL_VERSION_NUM >= 0x075500
-             curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, spec->allow_http ? "http,https" : "https") == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols) == CURLE_OK &&
 #else
-             curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-                              (long) (spec->allow_http ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS)) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_PROTOCOLS, protocol_mask) == CURLE_OK &&
+#endif
+#if LIBCURL_VERSION_NUM >= 0x075700
+             /* Cancelling must not wait for a threaded getaddrinfo() to return. */
+             curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L) == CURLE_OK &&
 #endif
              curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
-             curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, usec_to_msec_long(c->connect_timeout_usec)) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, usec_to_msec_long(total)) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers) == CURLE_OK &&
@@ -687,7 +697,8 @@ static int request_setup_easy(HttpClient *c, HttpRequest *req, const HttpRequest
                 ok = curl_easy_setopt(e, CURLOPT_PROXY, c->proxy) == CURLE_OK;
         if (ok && spec->method == HTTP_POST)
                 ok = curl_easy_setopt(e, CURLOPT_POST, 1L) == CURLE_OK &&
-                     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_size) == CURLE_OK &&
+                     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_size) ==
+                             CURLE_OK &&
                      curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body) == CURLE_OK;
         else if (ok)
                 ok = curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK;

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "log.h"
 #include "quote-verify.h"

@@ -1,6 +1,6 @@
 # Host side of the system tests, sourced by every tests/system/test-*.sh: temp dir and cleanup,
-# a swtpm holding a replayed real firmware log, the MAA emulator, a systemd-nspawn boot of one
-# case, and an openssl check of the token. Exit codes: 0 PASS, 1 FAIL, 77 SKIP.
+# a swtpm holding a replayed real firmware log, the MAA emulator, a systemd-nspawn or QEMU boot of
+# one case, and an openssl check of the token. Exit codes: 0 PASS, 1 FAIL, 77 SKIP.
 
 set -eu
 set -o pipefail
@@ -37,7 +37,7 @@ need_cmd() {
 # sys_init: root check, tools, a fresh $T, and a trap that stops everything this test started.
 sys_init() {
         [ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn, overlay mounts)"
-        need_cmd systemd-nspawn swtpm swtpm_setup swtpm_ioctl tpm2_pcrextend tpm2_eventlog openssl
+        need_cmd debootstrap swtpm swtpm_setup swtpm_ioctl tpm2_pcrextend tpm2_eventlog openssl
         [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is missing (MAA emulator)"
         T=$(mktemp -d "${TMPDIR:-/tmp}/attestd-system.XXXXXX")
         export T
@@ -164,6 +164,7 @@ sys_emulator_ctl() {
 sys_boot_start() {
         local guest=$1 rootfs
         shift
+        need_cmd systemd-nspawn
         rootfs=$("$SYSTEM_DIR/rootfs.sh" "$CACHE_DIR") || fail "could not build the rootfs"
         OUT=$T/nspawn
         "$SYSTEM_DIR/nspawn-run.sh" "$rootfs" "$OUT" --test "$guest" "$@" >"$T/nspawn-run.log" 2>&1 &
@@ -181,6 +182,28 @@ sys_boot_wait() {
                 tail -n 20 "$T/nspawn-run.log"
                 [ -f "$OUT/out/journal.txt" ] &&
                         { echo "--- container journal (last 60 lines):"; tail -n 60 "$OUT/out/journal.txt"; }
+        fi
+        return $rc
+}
+
+# sys_vm_run GUEST_SCRIPT [vm-run.sh options...]: one measured boot in QEMU with the case's script;
+# prints the case's results; returns its status.
+sys_vm_run() {
+        local guest=$1 rootfs rc=0
+        shift
+        need_cmd qemu-system-x86_64 cpio
+        [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || skip "OVMF is not installed"
+        rootfs=$("$SYSTEM_DIR/rootfs.sh" "$CACHE_DIR") || fail "could not build the rootfs"
+        OUT=$T/vm
+        CACHE_DIR=$CACHE_DIR "$SYSTEM_DIR/vm-run.sh" "$rootfs" "$OUT" --test "$guest" "$@" \
+                >"$T/vm-run.log" 2>&1 || rc=$?
+        sed 's/^/  /' "$T/vm-run.log"
+        [ -f "$OUT/out/results" ] && sed 's/^/    /' "$OUT/out/results"
+        if [ $rc -ne 0 ]; then
+                echo "--- VM console (last 40 lines):"
+                tr -d '\r' <"$OUT/console.log" 2>/dev/null | tail -n 40
+                [ -f "$OUT/out/journal.txt" ] &&
+                        { echo "--- guest journal (last 60 lines):"; tail -n 60 "$OUT/out/journal.txt"; }
         fi
         return $rc
 }

@@ -13,7 +13,6 @@ static const char *const instances[] = { "aad", "isolated", "shared" };
 
 START_TEST(test_real_jwks) {
         _cleanup_(json_object_putp) json_object *index = tu_maa_index();
-        _cleanup_free_ char *rel = NULL;
         _cleanup_(jwks_freep) Jwks *jwks = NULL;
         json_object *inst, *kids;
 

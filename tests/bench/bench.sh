@@ -1,0 +1,432 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Benchmark of attestd against swtpm and the MAA emulator on loopback: start → token, PCR extend →
+# new token, the idle daemon's cost, and tpm2-tools doing the same TPM work as the baseline.
+# Not a test: it prints figures. See tests/bench/README.md for what they mean.
+set -uo pipefail
+
+prog=bench.sh
+runs=10
+idle=60
+ak_runs=3
+keep=false
+builddir=${top_builddir:-.}
+
+usage() {
+        cat <<EOF
+Usage: $prog [--runs N] [--idle SECONDS] [--ak-runs N] [--builddir DIR] [--keep]
+
+  --runs N        samples per timed step (default $runs)
+  --idle SECONDS  length of the idle measurement (default $idle)
+  --ak-runs N     first runs with AK creation to time (default $ak_runs)
+  --builddir DIR  where attestd and attestctl were built (default \$top_builddir or .)
+  --keep          keep the work directory (logs, configs) instead of deleting it
+EOF
+}
+
+while [ $# -gt 0 ]; do
+        case $1 in
+        --runs) runs=${2:?}; shift 2 ;;
+        --idle) idle=${2:?}; shift 2 ;;
+        --ak-runs) ak_runs=${2:?}; shift 2 ;;
+        --builddir) builddir=${2:?}; shift 2 ;;
+        --keep) keep=true; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+        esac
+done
+for v in "$runs" "$idle" "$ak_runs"; do
+        [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || { echo "$prog: '$v' is not a positive integer" >&2; exit 2; }
+done
+
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+ATTESTD=${ATTESTD:-$builddir/attestd}
+ATTESTCTL=${ATTESTCTL:-$builddir/attestctl}
+EVENTLOG=$srcdir/tests/testdata/eventlogs/uefi-ovmf-swtpm-directkernel/binary_bios_measurements.bin
+AK_HANDLE=0x81000003
+PCR_LIST=0,1,2,3,4,5,6,7,14
+BANK=sha256
+
+die() {
+        echo "$prog: $*" >&2
+        exit 1
+}
+
+for c in swtpm tpm2_pcrread tpm2_quote tpm2_pcrextend tpm2_evictcontrol tpm2_getcap dbus-daemon /usr/bin/python3; do
+        command -v "$c" >/dev/null 2>&1 || die "$c is not installed"
+done
+[ -x "$ATTESTD" ] && [ -x "$ATTESTCTL" ] || die "no attestd/attestctl in $builddir (use --builddir or make bench)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/attestd-bench.XXXXXX")
+PIDS=()           # everything started in the background, stopped in reverse order on exit
+DAEMON_PID=
+
+# ---- process bookkeeping
+
+stop_pid() {
+        local pid=$1 i
+        kill "$pid" 2>/dev/null || return 0
+        for i in $(seq 40); do
+                kill -0 "$pid" 2>/dev/null || return 0
+                sleep 0.05
+        done
+        kill -9 "$pid" 2>/dev/null
+}
+
+cleanup() {
+        local i
+        [ -n "$DAEMON_PID" ] && stop_pid "$DAEMON_PID"
+        for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+                stop_pid "${PIDS[i]}"
+        done
+        wait 2>/dev/null
+        if $keep; then
+                echo "work directory kept: $WORK" >&2
+        else
+                rm -rf "$WORK"
+        fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# ---- timing helpers (builtins only, so that polling forks nothing)
+
+mkfifo "$WORK/nap" && exec {NAP_FD}<>"$WORK/nap" || die "cannot make the nap fifo"
+nap() { read -r -t "$1" -u "$NAP_FD" _ || true; }
+stamp() { printf -v "$1" '%s' "${EPOCHREALTIME/./}"; }  # VAR := now in µs
+
+# wait_until TIMEOUT_SEC COMMAND...: run COMMAND (a builtin or function) every 2 ms until it
+# succeeds; 1 on timeout.
+wait_until() {
+        local now deadline
+        stamp now
+        deadline=$((now + $1 * 1000000))
+        shift
+        until "$@"; do
+                stamp now
+                [ "$now" -lt "$deadline" ] || return 1
+                nap 0.002
+        done
+}
+
+# cpu_ticks PID: utime+stime (clock ticks) of the whole process, live and exited threads.
+cpu_ticks() {
+        local s f
+        s=$(<"/proc/$1/stat") || return 1
+        s=${s##*) }
+        read -r -a f <<<"$s"
+        echo $((f[11] + f[12]))
+}
+
+# oncpu_ns PID: time on CPU in ns (schedstat) summed over the live threads.
+oncpu_ns() {
+        local t sum=0 a
+        for t in /proc/"$1"/task/*/schedstat; do
+                read -r a _ <"$t" && sum=$((sum + a))
+        done
+        echo "$sum"
+}
+
+status_field() { # PID FIELD → value (kB for Vm*)
+        local k v _
+        while read -r k v _; do
+                [ "$k" = "$2:" ] && { echo "$v"; return 0; }
+        done <"/proc/$1/status"
+        return 1
+}
+
+ctxt_switches() { # PID → voluntary+nonvoluntary over all live threads
+        local t k v sum=0
+        for t in /proc/"$1"/task/*/status; do
+                while read -r k v; do
+                        case $k in voluntary_ctxt_switches: | nonvoluntary_ctxt_switches:) sum=$((sum + v)) ;; esac
+                done <"$t"
+        done
+        echo "$sum"
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---- statistics: one sample (ms, may be fractional) per line in $WORK/samples/NAME
+
+mkdir -p "$WORK/samples"
+sample() { echo "$2" >>"$WORK/samples/$1"; }
+us_to_ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
+
+stats() { # NAME → "median min max n"
+        sort -g "$WORK/samples/$1" | awk '{ v[NR] = $1 } END {
+                if (NR == 0) { print "- - - 0"; exit }
+                m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                printf "%.1f %.1f %.1f %d\n", m, v[1], v[NR], NR }'
+}
+median() { stats "$1" | cut -d' ' -f1; }
+
+# ---- fixtures: swtpm, event log, emulator, private system bus
+
+echo "== setting up swtpm, the MAA emulator and a private bus in $WORK" >&2
+TPMDIR=$WORK/tpm
+mkdir -p "$TPMDIR"
+swtpm socket --tpm2 --tpmstate dir="$TPMDIR" \
+        --server type=unixio,path="$TPMDIR/tpm.sock" --ctrl type=unixio,path="$TPMDIR/tpm.sock.ctrl" \
+        --flags not-need-init,startup-clear --pid file="$TPMDIR/swtpm.pid" \
+        --log file="$TPMDIR/swtpm.log" --daemon || die "swtpm did not start"
+wait_until 5 test -s "$TPMDIR/swtpm.pid" || die "swtpm wrote no pid file"
+SWTPM_PID=$(<"$TPMDIR/swtpm.pid")
+PIDS+=("$SWTPM_PID")
+wait_until 5 test -S "$TPMDIR/tpm.sock" || die "the swtpm socket did not appear"
+export TPM2TOOLS_TCTI="swtpm:path=$TPMDIR/tpm.sock"
+
+ATTESTCTL=$ATTESTCTL "$srcdir/tests/integration/play-eventlog.sh" "$EVENTLOG" 2>"$WORK/play.log" ||
+        { cat "$WORK/play.log" >&2; die "playing the event log into swtpm failed"; }
+
+MAADIR=$WORK/maa
+"$srcdir/tests/maa-emulator/maa-emulator" --state-dir "$MAADIR" --port 0 --log-file "$WORK/maa.log" &
+EMU_PID=$!
+PIDS+=("$EMU_PID")
+"$srcdir/tests/maa-emulator/maa-emulator-ctl" "$MAADIR" wait-ready 15 >/dev/null || die "the emulator did not become ready"
+
+mkdir -p "$WORK/bus"
+sed -e "s|@SOCKET@|$WORK/bus/system_bus_socket|" "$srcdir/tests/data/system-bus.conf.in" >"$WORK/bus/system-bus.conf"
+bus=$(dbus-daemon --config-file="$WORK/bus/system-bus.conf" --print-address=1 --print-pid=1 --fork) ||
+        die "dbus-daemon did not start"
+PIDS+=("$(echo "$bus" | sed -n 2p)")
+export DBUS_SYSTEM_BUS_ADDRESS=$(echo "$bus" | sed -n 1p)
+unset NOTIFY_SOCKET JOURNAL_STREAM WATCHDOG_USEC WATCHDOG_PID
+
+# make_config NAME → path of a config whose runtime directory is $WORK/run-NAME (fresh).
+make_config() {
+        local rundir=$WORK/run-$1 conf=$WORK/conf/$1.conf
+        rm -rf "$rundir"
+        mkdir -p "$rundir" "$WORK/conf"
+        cat >"$conf" <<EOF
+[Service]
+Endpoint=$(<"$MAADIR/endpoint")
+CAFile=$MAADIR/ca.pem
+[TPM]
+TCTI=swtpm:path=$TPMDIR/tpm.sock
+AKHandle=$AK_HANDLE
+AKCertNVIndex=0
+PCRs=$PCR_LIST
+Banks=$BANK
+EventLog=$EVENTLOG
+[Schedule]
+PCRPollIntervalSec=1s
+PCRDebounceSec=200ms
+[Cache]
+RuntimeDirectory=$rundir
+EOF
+        echo "$conf"
+}
+
+# run_once NAME → "wall_us user_s sys_s" of `attestd --once`; dies if it fails.
+run_once() {
+        local conf t0 t1 times
+        conf=$(make_config "$1")
+        local TIMEFORMAT='%3U %3S'
+        stamp t0
+        times=$({ time "$ATTESTD" --once --config "$conf" >>"$WORK/once.log" 2>&1; } 2>&1) ||
+                { tail -n 20 "$WORK/once.log" >&2; die "attestd --once ($1) failed"; }
+        stamp t1
+        echo "$((t1 - t0)) $times"
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+stamp bench_t0
+
+# ---- first runs: the AK is created (and persisted) by attestd
+
+echo "== first run(s): attestd --once creating the AK ($ak_runs)" >&2
+for i in $(seq "$ak_runs"); do
+        if [ "$i" -gt 1 ]; then
+                tpm2_evictcontrol -C o -c "$AK_HANDLE" >/dev/null 2>&1 || die "evicting the AK failed"
+        fi
+        read -r wall _ <<<"$(run_once "ak-$i")"
+        sample ak_first "$(us_to_ms "$wall")"
+done
+tpm2_getcap handles-persistent | grep -qi "$AK_HANDLE" || die "attestd did not persist the AK at $AK_HANDLE"
+
+# ---- (a) attestd --once, with the emulator's and swtpm's CPU over the same runs
+
+echo "== (a) attestd --once with the AK present ($runs)" >&2
+emu0=$(cpu_ticks "$EMU_PID") tpm0=$(cpu_ticks "$SWTPM_PID")
+for i in $(seq "$runs"); do
+        read -r wall user sys <<<"$(run_once "once-$i")"
+        sample once_wall "$(us_to_ms "$wall")"
+        sample once_cpu "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", (u + s) * 1000 }')"
+done
+emu1=$(cpu_ticks "$EMU_PID") tpm1=$(cpu_ticks "$SWTPM_PID")
+emu_cpu_ms=$(awk -v d=$((emu1 - emu0)) -v n="$runs" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", d * 1000 / hz / n }')
+tpm_cpu_ms=$(awk -v d=$((tpm1 - tpm0)) -v n="$runs" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", d * 1000 / hz / n }')
+
+# Time attestd spends blocked in its event loop during --once: in that mode the loop only waits for
+# the HTTP exchanges (TPM commands are synchronous reads, not loop waits), so this is the
+# emulator's answer time as attestd sees it.
+strace_runs=$((runs < 5 ? runs : 5))
+if command -v strace >/dev/null 2>&1; then
+        echo "== (a) emulator share: attestd --once under strace -c -w of its waits ($strace_runs)" >&2
+        for i in $(seq "$strace_runs"); do
+                conf=$(make_config "strace-$i")
+                strace -f -w -c -e trace=epoll_wait,epoll_pwait,poll,ppoll,select,pselect6 \
+                        -o "$WORK/strace-$i.txt" "$ATTESTD" --once --config "$conf" >>"$WORK/once.log" 2>&1 ||
+                        die "attestd --once under strace failed"
+                waited=$(awk '$NF == "total" { print $2 * 1000 }' "$WORK/strace-$i.txt")
+                sample emu_wait "${waited:-0}"
+        done
+fi
+
+# ---- (a) daemon start → token on disk; the last daemon stays up for (b) and (c)
+
+echo "== (a) daemon start → token on disk ($runs)" >&2
+for i in $(seq "$runs"); do
+        conf=$(make_config "daemon-$i")
+        stamp t0
+        "$ATTESTD" --config "$conf" >>"$WORK/daemon-$i.log" 2>&1 &
+        DAEMON_PID=$!
+        wait_until 30 test -e "$WORK/run-daemon-$i/token" ||
+                { tail -n 20 "$WORK/daemon-$i.log" >&2; die "daemon run $i wrote no token within 30 s"; }
+        stamp t1
+        sample start_token "$(us_to_ms $((t1 - t0)))"
+        if [ "$i" -lt "$runs" ]; then
+                stop_pid "$DAEMON_PID"
+                wait "$DAEMON_PID" 2>/dev/null
+                DAEMON_PID=
+        fi
+done
+RUNDIR=$WORK/run-daemon-$runs
+DLOG=$WORK/daemon-$runs.log
+
+# ---- (b) PCR 14 extend → new token on disk
+
+token_changed() {
+        local cur=
+        read -r cur <"$RUNDIR/token" || true    # the JWT is one line; a missing '\n' is fine
+        [ -n "$cur" ] && [ "$cur" != "$old_token" ]
+}
+
+echo "== (b) PCR extend → new token ($runs)" >&2
+nap 1.5
+for i in $(seq "$runs"); do
+        old_token=
+        read -r old_token <"$RUNDIR/token" || true
+        old_ino=$(stat -c %i "$RUNDIR/token")
+        digest=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        tpm2_pcrextend "14:$BANK=$digest" || die "tpm2_pcrextend failed"
+        stamp t0
+        touch "$WORK/extended"
+        # Marking the old token stale rewrites the files too: wait for a different token.
+        wait_until 30 token_changed ||
+                { tail -n 20 "$DLOG" >&2; die "no new token within 30 s of extend $i"; }
+        stamp t1
+        [ "$RUNDIR/token" -nt "$WORK/extended" ] || die "the new token's mtime predates the extend"
+        [ "$(stat -c %i "$RUNDIR/token")" != "$old_ino" ] || die "the token was rewritten in place, not replaced"
+        sample extend_token "$(us_to_ms $((t1 - t0)))"
+        nap "0.$((RANDOM % 5 + 3))"  # idle again, at a varying point of the poll period
+done
+# The new token must carry the new PCR 14 value.
+tpm2_pcrread "$BANK:14" -o "$WORK/pcr14.bin" >/dev/null || die "tpm2_pcrread failed"
+pcr14=$(od -An -tx1 "$WORK/pcr14.bin" | tr -d ' \n')
+nap 0.3
+grep -qi "$pcr14" "$RUNDIR/token.json" || die "token.json does not show the new PCR 14 value $pcr14"
+
+# ---- (c) the idle daemon
+
+echo "== (c) idle daemon for ${idle}s" >&2
+nap 1.5
+kill -0 "$DAEMON_PID" 2>/dev/null || die "the daemon exited"
+perf_ok=false
+if command -v perf >/dev/null 2>&1 &&
+        perf stat -e syscalls:sys_exit_epoll_wait -- true >/dev/null 2>&1; then
+        perf_ok=true
+fi
+rss0=$(status_field "$DAEMON_PID" VmRSS)
+cpu0=$(cpu_ticks "$DAEMON_PID") ns0=$(oncpu_ns "$DAEMON_PID") cs0=$(ctxt_switches "$DAEMON_PID")
+if $perf_ok; then
+        perf stat -x, -o "$WORK/perf-idle.txt" \
+                -e task-clock,context-switches,syscalls:sys_exit_epoll_wait,syscalls:sys_exit_epoll_pwait \
+                -p "$DAEMON_PID" -- sleep "$idle" 2>/dev/null
+else
+        sleep "$idle"
+fi
+cpu1=$(cpu_ticks "$DAEMON_PID") ns1=$(oncpu_ns "$DAEMON_PID") cs1=$(ctxt_switches "$DAEMON_PID")
+rss1=$(status_field "$DAEMON_PID" VmRSS)
+hwm=$(status_field "$DAEMON_PID" VmHWM)
+threads=$(status_field "$DAEMON_PID" Threads)
+idle_cpu_ms=$(awk -v d=$((cpu1 - cpu0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", d * 1000 / hz }')
+idle_oncpu_ms=$(awk -v d=$((ns1 - ns0)) 'BEGIN { printf "%.1f", d / 1e6 }')
+idle_cs=$((cs1 - cs0))
+wakeups=
+wake_src="not measured (perf unavailable)"
+if $perf_ok; then
+        wakeups=$(awk -F, '$3 ~ /sys_exit_epoll_(p)?wait/ && $1 ~ /^[0-9]+$/ { n += $1 } END { print n + 0 }' \
+                "$WORK/perf-idle.txt")
+        wake_src="epoll_wait returns (perf tracepoint syscalls:sys_exit_epoll_wait)"
+fi
+kill -0 "$DAEMON_PID" 2>/dev/null || die "the daemon exited during the idle period"
+stop_pid "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+
+# ---- (d) the TPM-only baseline: the same PCR read and quote by tpm2-tools
+
+echo "== (d) tpm2_pcrread + tpm2_quote baseline ($runs)" >&2
+for i in $(seq "$runs"); do
+        qual=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        stamp t0
+        tpm2_pcrread "$BANK:$PCR_LIST" >/dev/null || die "tpm2_pcrread failed"
+        stamp t1
+        tpm2_quote -c "$AK_HANDLE" -l "$BANK:$PCR_LIST" -q "$qual" -g "$BANK" \
+                -m "$WORK/quote.msg" -s "$WORK/quote.sig" -o "$WORK/quote.pcrs" >/dev/null ||
+                die "tpm2_quote failed"
+        stamp t2
+        sample base_pcrread "$(us_to_ms $((t1 - t0)))"
+        sample base_quote "$(us_to_ms $((t2 - t1)))"
+        sample base_total "$(us_to_ms $((t2 - t0)))"
+done
+[ -z "$(tpm2_getcap handles-transient)" ] || echo "$prog: warning: transient handles left in the TPM" >&2
+
+stamp bench_t1
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report
+
+row() { # LABEL NAME
+        read -r m lo hi n <<<"$(stats "$2")"
+        printf "%-52s %9s %9s %9s %4s\n" "$1" "$m" "$lo" "$hi" "$n"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
+
+echo
+echo "attestd benchmark — swtpm $(swtpm --version 2>&1 | grep -o '[0-9][0-9.]*' | head -1), MAA emulator on 127.0.0.1," \
+        "$(nproc) CPUs, load average $load_before before / $load_after after"
+echo "AK: RSA at $AK_HANDLE; quoted PCRs $BANK:$PCR_LIST; PCR poll 1 s, debounce 200 ms; $runs runs per step"
+echo
+printf "%-52s %9s %9s %9s %4s\n" "step (ms)" median min max n
+row "first run: attestd --once creating the AK" ak_first
+row "(a) attestd --once, AK present (wall)" once_wall
+row "    attestd --once CPU (user+sys)" once_cpu
+[ -s "$WORK/samples/emu_wait" ] && row "    waiting on the emulator (strace -w, epoll/poll)" emu_wait
+row "(a) daemon start -> token on disk" start_token
+row "(b) PCR 14 extend -> new token on disk" extend_token
+row "(d) tpm2_pcrread + tpm2_quote" base_total
+row "    tpm2_pcrread alone" base_pcrread
+row "    tpm2_quote alone" base_quote
+echo
+echo "per attestation (mean over the $runs --once runs): emulator CPU $emu_cpu_ms ms, swtpm CPU $tpm_cpu_ms ms"
+echo
+echo "(c) idle daemon over ${idle} s (after $runs re-attestations):"
+echo "    VmRSS ${rss0} kB at start, ${rss1} kB at end; VmHWM ${hwm} kB; threads ${threads}"
+echo "    CPU (utime+stime, /proc/PID/stat) ${idle_cpu_ms} ms; on-CPU (schedstat) ${idle_oncpu_ms} ms" \
+        "= $(awk -v c="$idle_oncpu_ms" -v s="$idle" 'BEGIN { printf "%.3f", c / s / 10 }') % of one CPU"
+echo "    context switches (/proc/PID/status) ${idle_cs}" \
+        "= $(awk -v c="$idle_cs" -v s="$idle" 'BEGIN { printf "%.2f", c / s }')/s"
+if [ -n "$wakeups" ]; then
+        echo "    wake-ups ${wakeups} = $(awk -v c="$wakeups" -v s="$idle" 'BEGIN { printf "%.2f", c / s }')/s;" \
+                "counted as $wake_src"
+else
+        echo "    wake-ups: $wake_src"
+fi
+echo
+a=$(median start_token) b=$(median extend_token) d=$(median base_total) o=$(median once_wall)
+echo "ratios of medians: a/d = $(ratio "$a" "$d") (daemon start), a'/d = $(ratio "$o" "$d") (--once)," \
+        "b/d = $(ratio "$b" "$d")"
+echo "total benchmark time: $(awk -v u=$((bench_t1 - bench_t0)) 'BEGIN { printf "%.0f", u / 1e6 }') s"
