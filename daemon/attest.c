@@ -27,6 +27,8 @@ struct Attester {
         TpmAk *ak;                      /* loaded (or created) on the first run, then reused */
         Jwks *jwks;                     /* cached across runs, fetched again once on an unknown kid */
         char *jwks_url;                 /* from the OpenID document, pinned to the endpoint */
+        RequestKey *spare_key;          /* made while idle: RSA key generation takes 0.1-1 s */
+        sd_event_source *keygen_source;
 
         /* The run in progress. */
         bool running;
@@ -83,6 +85,24 @@ static void run_reset(Attester *a) {
         a->running = false;
 }
 
+/* Makes the next run's request key while the loop has nothing else to do, so a PCR change or a
+ * refresh does not wait for RSA key generation. The key never leaves memory. */
+static int on_keygen(sd_event_source *s, void *userdata) {
+        Attester *a = userdata;
+
+        a->keygen_source = sd_event_source_disable_unref(a->keygen_source);
+        if (!a->spare_key && request_key_new(&a->spare_key) < 0)
+                a->spare_key = NULL; /* made on demand then */
+        return 0;
+}
+
+static void schedule_keygen(Attester *a) {
+        if (a->spare_key || a->keygen_source)
+                return;
+        if (sd_event_add_defer(a->event, &a->keygen_source, on_keygen, a) >= 0)
+                (void) sd_event_source_set_priority(a->keygen_source, SD_EVENT_PRIORITY_IDLE);
+}
+
 static int on_finish(sd_event_source *s, void *userdata) {
         Attester *a = userdata;
         AttestResult result = a->result;
@@ -91,6 +111,7 @@ static int on_finish(sd_event_source *s, void *userdata) {
 
         a->result = (AttestResult) {};
         run_reset(a);
+        schedule_keygen(a);
         cb(a, &result, ud);
         attest_result_done(&result);
         return 0;
@@ -335,7 +356,8 @@ static void step_request(Attester *a) {
         uint8_t qd[32];
         int r;
 
-        r = request_key_new(&a->key);
+        a->key = TAKE_PTR(a->spare_key);
+        r = a->key ? 0 : request_key_new(&a->key);
         if (r < 0)
                 return finish(a, ATTEST_ERROR, r, "cannot generate the request key: %s", strerror(-r));
         r = maa_qualifying_data(request_key_jwk(a->key), &a->challenge, qd);
@@ -469,6 +491,7 @@ int attester_new(sd_event *event, const Config *config, Attester **ret) {
         r = auth_new(a->http, &ao, &a->auth);
         if (r < 0)
                 return r;
+        schedule_keygen(a);
 
         *ret = TAKE_PTR(a);
         return 0;
@@ -478,6 +501,8 @@ Attester *attester_free(Attester *a) {
         if (!a)
                 return NULL;
         run_reset(a);
+        sd_event_source_disable_unref(a->keygen_source);
+        request_key_free(a->spare_key);
         auth_free(a->auth);
         http_client_free(a->http);
         tpm_ak_free(a->ak);

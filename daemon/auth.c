@@ -16,8 +16,12 @@
 #define AUTH_REFRESH_MARGIN_MAX_USEC (300 * USEC_PER_SEC)
 #define AUTH_LIFETIME_MAX_SEC INT32_MAX
 
+#ifndef new0
 #define new0(t, n) ((t *) calloc((n), sizeof(t)))
+#endif
+#ifndef STRLEN
 #define STRLEN(s) (sizeof(s) - 1)
+#endif
 
 struct AuthRequest {
         Auth *auth;                     /* NULL once delivered, cancelled or detached */

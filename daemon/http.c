@@ -16,7 +16,9 @@
 
 #define HTTP_HEADER_VALUE_MAX 1024
 
+#ifndef new0
 #define new0(t, n) ((t *) calloc((n), sizeof(t)))
+#endif
 
 #define LIST_PREPEND(head, item)                         \
         do {                                             \
