@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "cache.h"
 #include "cleanup.h"
 #include "config.h"
 #include "credential.h"
@@ -267,6 +268,7 @@ static int token_verb_decode(int argc, char **argv) {
 static int help(void) {
         printf("Usage: attestctl token COMMAND ...\n\n"
                "Commands:\n"
+               "  (none) [--claims]  print the token attestd cached (or its claims)\n"
                "  verify --jwks FILE [--issuer URL] [--at UNIXTIME] [--skew TIME] TOKENFILE\n"
                "                     check a token offline as attestd does\n"
                "  decode TOKENFILE   print header and claims, NOT verified\n\n"
@@ -274,8 +276,41 @@ static int help(void) {
         return CTL_EXIT_OK;
 }
 
-/* Sub-dispatch, so "attestctl token" without a command (printing the cached token) can be added
- * as one more entry. */
+/* attestctl token [--claims]: the token attestd cached (its claims from token.json with --claims),
+ * read from the configured runtime directory; works without the daemon running. */
+static int token_show(bool claims) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *text = NULL;
+        const char *name = claims ? CACHE_TOKEN_JSON : CACHE_TOKEN;
+        int r;
+
+        if (config_load(ctl_config_path, &c) < 0)
+                return CTL_EXIT_FAILURE;
+        r = cache_read(c->runtime_directory, name, CACHE_FILE_MAX, &text, NULL);
+        if (r == -ENOENT) {
+                log_error("No attestation token in %s: the host is not attested (see 'attestctl status').",
+                          c->runtime_directory);
+                return CTL_EXIT_UNAVAILABLE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to read %s/%s: %m", c->runtime_directory, name);
+                return CTL_EXIT_FAILURE;
+        }
+        if (!claims) {
+                printf("%s\n", text);
+                return CTL_EXIT_OK;
+        }
+
+        _cleanup_(json_object_putp) json_object *o = json_tokener_parse(text);
+        json_object *cl;
+        if (!o || !json_object_object_get_ex(o, "claims", &cl)) {
+                log_error("%s/%s is not what attestd writes.", c->runtime_directory, name);
+                return CTL_EXIT_FAILURE;
+        }
+        printf("%s\n", json_object_to_json_string_ext(cl, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return CTL_EXIT_OK;
+}
+
 int verb_token(int argc, char **argv) {
         static const struct {
                 const char *name;
@@ -285,10 +320,10 @@ int verb_token(int argc, char **argv) {
                 { "verify", token_verb_verify },
         };
 
-        if (argc < 2) {
-                log_error("token: missing command; see 'attestctl token --help'.");
-                return CTL_EXIT_USAGE;
-        }
+        if (argc < 2)
+                return token_show(false);
+        if (argc == 2 && streq(argv[1], "--claims"))
+                return token_show(true);
         if (streq(argv[1], "-h") || streq(argv[1], "--help"))
                 return help();
 

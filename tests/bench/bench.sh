@@ -127,6 +127,20 @@ oncpu_ns() {
         echo "$sum"
 }
 
+# schedstat PID: "on-CPU-ns runqueue-wait-ns" of the main thread (attestd has one thread).
+schedstat() {
+        local run wait _
+        read -r run wait _ <"/proc/$1/schedstat" && echo "$run $wait"
+}
+
+# stamp_lines: prefix each line of stdin with the time it arrived (µs), for the daemon's log.
+stamp_lines() {
+        local l
+        while IFS= read -r l; do
+                printf '%s %s\n' "${EPOCHREALTIME/./}" "$l"
+        done
+}
+
 status_field() { # PID FIELD → value (kB for Vm*)
         local k v _
         while read -r k v _; do
@@ -280,12 +294,15 @@ echo "== (a) daemon start → token on disk ($runs)" >&2
 for i in $(seq "$runs"); do
         conf=$(make_config "daemon-$i")
         stamp t0
-        "$ATTESTD" --config "$conf" >>"$WORK/daemon-$i.log" 2>&1 &
+        "$ATTESTD" --config "$conf" > >(stamp_lines >>"$WORK/daemon-$i.log") 2>&1 &
         DAEMON_PID=$!
         wait_until 30 test -e "$WORK/run-daemon-$i/token" ||
                 { tail -n 20 "$WORK/daemon-$i.log" >&2; die "daemon run $i wrote no token within 30 s"; }
         stamp t1
+        read -r run wait <<<"$(schedstat "$DAEMON_PID")"
         sample start_token "$(us_to_ms $((t1 - t0)))"
+        sample start_oncpu "$(us_to_ms $((run / 1000)))"
+        sample start_rundelay "$(us_to_ms $((wait / 1000)))"
         if [ "$i" -lt "$runs" ]; then
                 stop_pid "$DAEMON_PID"
                 wait "$DAEMON_PID" 2>/dev/null
@@ -310,6 +327,7 @@ for i in $(seq "$runs"); do
         read -r old_token <"$RUNDIR/token" || true
         old_ino=$(stat -c %i "$RUNDIR/token")
         digest=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        read -r run_before _ <<<"$(schedstat "$DAEMON_PID")"
         tpm2_pcrextend "14:$BANK=$digest" || die "tpm2_pcrextend failed"
         stamp t0
         touch "$WORK/extended"
@@ -317,6 +335,16 @@ for i in $(seq "$runs"); do
         wait_until 30 token_changed ||
                 { tail -n 20 "$DLOG" >&2; die "no new token within 30 s of extend $i"; }
         stamp t1
+        read -r run _ <<<"$(schedstat "$DAEMON_PID")"
+        sample reattest_oncpu "$(us_to_ms $(((run - run_before) / 1000)))"
+        # Split by the daemon's log: the PCR change is logged when the poll notices it.
+        nap 0.05
+        read -r noticed attested <<<"$(awk -v t0="$t0" '$1 > t0 && /Attested PCRs changed/ && !c { c = $1 }
+                $1 > t0 && $2 == "Attested" && $3 == "to" && !a { a = $1 } END { printf "%.0f %.0f\n", c, a }' "$DLOG")"
+        if [ "$noticed" -gt 0 ] && [ "$attested" -ge "$noticed" ]; then
+                sample extend_noticed "$(us_to_ms $((noticed - t0)))"
+                sample extend_reattest "$(us_to_ms $((attested - noticed)))"
+        fi
         [ "$RUNDIR/token" -nt "$WORK/extended" ] || die "the new token's mtime predates the extend"
         [ "$(stat -c %i "$RUNDIR/token")" != "$old_ino" ] || die "the token was rewritten in place, not replaced"
         sample extend_token "$(us_to_ms $((t1 - t0)))"
@@ -340,13 +368,16 @@ if command -v perf >/dev/null 2>&1 &&
 fi
 rss0=$(status_field "$DAEMON_PID" VmRSS)
 cpu0=$(cpu_ticks "$DAEMON_PID") ns0=$(oncpu_ns "$DAEMON_PID") cs0=$(ctxt_switches "$DAEMON_PID")
+# In the background, so that a signal to this script is handled at once (the trap stops it).
 if $perf_ok; then
         perf stat -x, -o "$WORK/perf-idle.txt" \
                 -e task-clock,context-switches,syscalls:sys_exit_epoll_wait,syscalls:sys_exit_epoll_pwait \
-                -p "$DAEMON_PID" -- sleep "$idle" 2>/dev/null
+                -p "$DAEMON_PID" -- sleep "$idle" 2>/dev/null &
 else
-        sleep "$idle"
+        sleep "$idle" &
 fi
+PIDS+=($!)
+wait $!
 cpu1=$(cpu_ticks "$DAEMON_PID") ns1=$(oncpu_ns "$DAEMON_PID") cs1=$(ctxt_switches "$DAEMON_PID")
 rss1=$(status_field "$DAEMON_PID" VmRSS)
 hwm=$(status_field "$DAEMON_PID" VmHWM)
@@ -402,16 +433,26 @@ echo "AK: RSA at $AK_HANDLE; quoted PCRs $BANK:$PCR_LIST; PCR poll 1 s, debounce
 echo
 printf "%-52s %9s %9s %9s %4s\n" "step (ms)" median min max n
 row "first run: attestd --once creating the AK" ak_first
-row "(a) attestd --once, AK present (wall)" once_wall
-row "    attestd --once CPU (user+sys)" once_cpu
-[ -s "$WORK/samples/emu_wait" ] && row "    waiting on the emulator (strace -w, epoll/poll)" emu_wait
 row "(a) daemon start -> token on disk" start_token
+row "    attestd on CPU (schedstat)" start_oncpu
+row "    attestd runnable, waiting for a CPU (schedstat)" start_rundelay
+row "(a') attestd --once, AK present (wall)" once_wall
+row "    attestd --once CPU (user+sys)" once_cpu
+[ -s "$WORK/samples/emu_wait" ] && row "    attestd --once blocked on the emulator (strace)" emu_wait
 row "(b) PCR 14 extend -> new token on disk" extend_token
+[ -s "$WORK/samples/extend_noticed" ] && row "    extend -> change noticed (1 s PCR poll)" extend_noticed
+[ -s "$WORK/samples/extend_reattest" ] && row "    noticed -> new token (200 ms debounce + attest)" extend_reattest
+row "    attestd on CPU per re-attestation (schedstat)" reattest_oncpu
 row "(d) tpm2_pcrread + tpm2_quote" base_total
 row "    tpm2_pcrread alone" base_pcrread
 row "    tpm2_quote alone" base_quote
 echo
 echo "per attestation (mean over the $runs --once runs): emulator CPU $emu_cpu_ms ms, swtpm CPU $tpm_cpu_ms ms"
+if [ -s "$WORK/samples/emu_wait" ]; then
+        o=$(median once_wall) w=$(median emu_wait) c=$(median once_cpu)
+        echo "share of --once wall time (medians): attestd CPU $(awk -v a="$c" -v b="$o" 'BEGIN { printf "%.0f", 100 * a / b }') %," \
+                "blocked on the emulator $(awk -v a="$w" -v b="$o" 'BEGIN { printf "%.0f", 100 * a / b }') %"
+fi
 echo
 echo "(c) idle daemon over ${idle} s (after $runs re-attestations):"
 echo "    VmRSS ${rss0} kB at start, ${rss1} kB at end; VmHWM ${hwm} kB; threads ${threads}"

@@ -22,13 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         r = auth_parse_reply(status, (const char *) data + 1, size - 1, 1700000000, &tok, &reason);
         if (r == 0) {
                 /* A token that could split or forge a header line must never get through. */
-                if (!tok.access_token || !*tok.access_token || strlen(tok.access_token) > AUTH_TOKEN_SIZE_MAX ||
-                    strpbrk(tok.access_token, " \t\r\n:") || reason || status != 200 || tok.lifetime_sec < -1)
+                const char *t = tok.access_token;
+
+                if (!t || !*t || strlen(t) > AUTH_TOKEN_SIZE_MAX || strpbrk(t, " \t\r\n:") || reason ||
+                    status != 200 || tok.lifetime_sec < -1)
                         abort();
-        } else {
-                if (tok.access_token || (r != -ENOMEM && (!reason || strpbrk(reason, "\r\n") || strlen(reason) > 1024)))
-                        abort();
-        }
+        } else if (tok.access_token ||
+                   (r != -ENOMEM && (!reason || strpbrk(reason, "\r\n") || strlen(reason) > 1024)))
+                abort();
         auth_token_done(&tok);
         free(reason);
         return 0;

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for quote-verify.c: TPMS_ATTEST, TPMT_SIGNATURE and TPM2B_PUBLIC unmarshalling
  * and the whole verification path over arbitrary bytes. Must never crash, leak or read out of bounds.
- * Input: flags(1) | u16 attest_len | attest | u16 sig_len | sig | u16 pub_len | pub | nonce (rest). */
+ * Input: flags(1) | u16 attest_len | attest | u16 sig_len | sig | u16 pub_len | pub | nonce (rest).
+ * With flag 0x40 the harness signs the attest bytes itself (ECDSA P-256), so the checks behind the
+ * signature (PCR selection, pcrDigest) are reachable from fuzzed TPMS_ATTEST bytes. */
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <tss2/tss2_mu.h>
 
 #include "log.h"
 #include "quote-verify.h"
@@ -62,10 +66,32 @@ static void make_pcrs(uint8_t flags, PcrSet *set) {
         }
 }
 
+/* A marshalled ECDSA-SHA256 TPMT_SIGNATURE over DATA by ec_key; 0 on failure. */
+static size_t sign(const uint8_t *data, size_t size, uint8_t *buf, size_t buf_size) {
+        TPMT_SIGNATURE s = { .sigAlg = TPM2_ALG_ECDSA, .signature.ecdsa.hash = TPM2_ALG_SHA256 };
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned char der[128];
+        const unsigned char *p = der;
+        size_t der_size = sizeof der, off = 0;
+        ECDSA_SIG *es = NULL;
+
+        if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, ec_key) == 1 &&
+            EVP_DigestSign(md, der, &der_size, data, size) == 1)
+                es = d2i_ECDSA_SIG(NULL, &p, (long) der_size);
+        EVP_MD_CTX_free(md);
+        if (!es)
+                return 0;
+        s.signature.ecdsa.signatureR.size = (UINT16) BN_bn2binpad(ECDSA_SIG_get0_r(es), s.signature.ecdsa.signatureR.buffer, 32);
+        s.signature.ecdsa.signatureS.size = (UINT16) BN_bn2binpad(ECDSA_SIG_get0_s(es), s.signature.ecdsa.signatureS.buffer, 32);
+        ECDSA_SIG_free(es);
+        return Tss2_MU_TPMT_SIGNATURE_Marshal(&s, buf, buf_size, &off) == TSS2_RC_SUCCESS ? off : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const uint8_t *p = data, *attest, *sig, *pub;
         size_t left = size, attest_size, sig_size, pub_size;
         EVP_PKEY *key = NULL, *own = NULL;
+        uint8_t signed_sig[256];
         char *msg = NULL;
         QuoteInfo info;
         PcrSet pcrs;
@@ -79,7 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
 
         /* A key from the input when it parses, else one of ours. */
-        if (quote_public_from_blob(pub, pub_size, NULL, &own) >= 0)
+        if (flags & 0x40) {
+                sig_size = sign(attest, attest_size, signed_sig, sizeof signed_sig);
+                sig = signed_sig;
+                key = ec_key;
+        } else if (quote_public_from_blob(pub, pub_size, NULL, &own) >= 0)
                 key = own;
         else
                 key = flags & 0x20 ? ec_key : rsa_key;

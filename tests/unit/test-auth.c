@@ -546,7 +546,8 @@ START_TEST(test_client_credentials_cases) {
 }
 END_TEST
 
-#define CC_OPTIONS(t) { AUTH_CLIENT_CREDENTIALS, .tenant_id = (t), .client_id = "c", .client_secret_file = "s" }
+#define CC_OPTIONS(t) \
+        { AUTH_CLIENT_CREDENTIALS, .tenant_id = (t), .client_id = "c", .client_secret_file = "s" }
 
 typedef struct NewCase {
         AuthOptions o;
