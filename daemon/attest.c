@@ -91,6 +91,11 @@ static int on_keygen(sd_event_source *s, void *userdata) {
         Attester *a = userdata;
 
         a->keygen_source = sd_event_source_disable_unref(a->keygen_source);
+        /* Never while a run waits for the network: this blocks the loop for 0.1-1 s (more on a
+         * loaded machine), and curl's timers would count it against the request. The run then
+         * makes its key itself, between the legs, when nothing is in flight. */
+        if (a->running)
+                return 0;
         if (!a->spare_key && request_key_new(&a->spare_key) < 0)
                 a->spare_key = NULL; /* made on demand then */
         return 0;

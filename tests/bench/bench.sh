@@ -63,22 +63,24 @@ DAEMON_PID=
 
 # ---- process bookkeeping
 
-stop_pid() {
-        local pid=$1 i
-        kill "$pid" 2>/dev/null || return 0
-        for i in $(seq 40); do
-                kill -0 "$pid" 2>/dev/null || return 0
+# stop_pids PID...: SIGTERM to all at once, SIGKILL to whatever is left after 3 s.
+stop_pids() {
+        local pid left i
+        kill "$@" 2>/dev/null
+        for i in $(seq 60); do
+                left=
+                for pid in "$@"; do
+                        kill -0 "$pid" 2>/dev/null && left+=" $pid"
+                done
+                [ -n "$left" ] || return 0
                 sleep 0.05
         done
-        kill -9 "$pid" 2>/dev/null
+        kill -9 $left 2>/dev/null
 }
 
 cleanup() {
-        local i
-        [ -n "$DAEMON_PID" ] && stop_pid "$DAEMON_PID"
-        for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-                stop_pid "${PIDS[i]}"
-        done
+        [ -n "$DAEMON_PID" ] && stop_pids "$DAEMON_PID"
+        [ ${#PIDS[@]} -eq 0 ] || stop_pids "${PIDS[@]}"
         wait 2>/dev/null
         if $keep; then
                 echo "work directory kept: $WORK" >&2
@@ -304,7 +306,7 @@ for i in $(seq "$runs"); do
         sample start_oncpu "$(us_to_ms $((run / 1000)))"
         sample start_rundelay "$(us_to_ms $((wait / 1000)))"
         if [ "$i" -lt "$runs" ]; then
-                stop_pid "$DAEMON_PID"
+                stop_pids "$DAEMON_PID"
                 wait "$DAEMON_PID" 2>/dev/null
                 DAEMON_PID=
         fi
@@ -368,16 +370,20 @@ if command -v perf >/dev/null 2>&1 &&
 fi
 rss0=$(status_field "$DAEMON_PID" VmRSS)
 cpu0=$(cpu_ticks "$DAEMON_PID") ns0=$(oncpu_ns "$DAEMON_PID") cs0=$(ctxt_switches "$DAEMON_PID")
-# In the background, so that a signal to this script is handled at once (the trap stops it).
+# perf counts until it gets SIGINT; it then writes its file and exits.
+perf_pid=
 if $perf_ok; then
         perf stat -x, -o "$WORK/perf-idle.txt" \
                 -e task-clock,context-switches,syscalls:sys_exit_epoll_wait,syscalls:sys_exit_epoll_pwait \
-                -p "$DAEMON_PID" -- sleep "$idle" 2>/dev/null &
-else
-        sleep "$idle" &
+                -p "$DAEMON_PID" 2>/dev/null &
+        perf_pid=$!
+        PIDS+=("$perf_pid")
 fi
-PIDS+=($!)
-wait $!
+nap "$idle"
+if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null
+        wait "$perf_pid" 2>/dev/null
+fi
 cpu1=$(cpu_ticks "$DAEMON_PID") ns1=$(oncpu_ns "$DAEMON_PID") cs1=$(ctxt_switches "$DAEMON_PID")
 rss1=$(status_field "$DAEMON_PID" VmRSS)
 hwm=$(status_field "$DAEMON_PID" VmHWM)
@@ -393,7 +399,7 @@ if $perf_ok; then
         wake_src="epoll_wait returns (perf tracepoint syscalls:sys_exit_epoll_wait)"
 fi
 kill -0 "$DAEMON_PID" 2>/dev/null || die "the daemon exited during the idle period"
-stop_pid "$DAEMON_PID"
+stop_pids "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=
 
@@ -414,6 +420,18 @@ for i in $(seq "$runs"); do
         sample base_total "$(us_to_ms $((t2 - t0)))"
 done
 [ -z "$(tpm2_getcap handles-transient)" ] || echo "$prog: warning: transient handles left in the TPM" >&2
+
+# Reference: attestd makes a fresh RSA-2048 request key per attestation; this is what one costs.
+if command -v openssl >/dev/null 2>&1; then
+        echo "== reference: RSA-2048 key generation by openssl ($runs)" >&2
+        for i in $(seq "$runs"); do
+                stamp t0
+                openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out /dev/null 2>/dev/null ||
+                        break
+                stamp t1
+                sample rsa_keygen "$(us_to_ms $((t1 - t0)))"
+        done
+fi
 
 stamp bench_t1
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -446,6 +464,7 @@ row "    attestd on CPU per re-attestation (schedstat)" reattest_oncpu
 row "(d) tpm2_pcrread + tpm2_quote" base_total
 row "    tpm2_pcrread alone" base_pcrread
 row "    tpm2_quote alone" base_quote
+[ -s "$WORK/samples/rsa_keygen" ] && row "reference: openssl genpkey RSA-2048 (process)" rsa_keygen
 echo
 echo "per attestation (mean over the $runs --once runs): emulator CPU $emu_cpu_ms ms, swtpm CPU $tpm_cpu_ms ms"
 if [ -s "$WORK/samples/emu_wait" ]; then

@@ -5,6 +5,7 @@
  * With flag 0x40 the harness signs the attest bytes itself (ECDSA P-256), so the checks behind the
  * signature (PCR selection, pcrDigest) are reachable from fuzzed TPMS_ATTEST bytes. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -25,6 +26,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         (void) argc, (void) argv;
         log_set_target_stderr();
         log_set_max_level(LOG_CRIT);    /* the debug messages are the point of failure paths */
+        /* Before any tss2-mu call (sign() below marshals): the TSS reads it on its first log call. */
+        setenv("TSS2_LOG", "all+none", 0);
         rsa_key = EVP_RSA_gen(2048);
         ec_key = EVP_EC_gen("P-256");
         return rsa_key && ec_key ? 0 : -1;

@@ -7,9 +7,13 @@ start_attestd
 wait_state attested
 good=$(cat "$RUNDIR/token")
 
+prev=
 for fault in bad-signature expired=3600 unknown-kid wrong-rp-data; do
-        maa_ctl clear >/dev/null
+        # Set the next fault before clearing the last: a retry in between must not succeed.
         maa_ctl fault "$fault" >/dev/null
+        [ -z "$prev" ] || maa_ctl clear "${prev%%=*}" >/dev/null
+        prev=$fault
+        good=$(cat "$RUNDIR/token")
         if out=$("$ATTESTCTL" attest 2>&1); then
                 fail "$fault: Attest() succeeded: $out"
         fi

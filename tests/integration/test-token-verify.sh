@@ -130,8 +130,8 @@ assert_eq "$rc" 1 "decode of garbage"
 assert_contains "$err" "cannot decode" "decode reason"
 
 # Command-line errors exit 2.
-ctl token
-assert_eq "$rc" 2 "missing command"
+ctl token frobnicate extra
+assert_eq "$rc" 2 "unknown command with arguments"
 ctl token frobnicate
 assert_eq "$rc" 2 "unknown command"
 ctl token verify --issuer "$iss" "$tok"

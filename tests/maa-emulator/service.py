@@ -29,6 +29,7 @@ class TlsServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128    # the default 5 drops SYNs when tests run in parallel
 
     def __init__(self, addr, handler, emulator):
         self.emulator = emulator
