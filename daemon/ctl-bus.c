@@ -134,6 +134,10 @@ static const char *format_time(uint64_t usec, char *buf, size_t size) {
         uint64_t a = (uint64_t) (d < 0 ? -d : d);
 
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+        if (a == 0) {
+                snprintf(buf, size, "%s (now)", when);
+                return buf;
+        }
         if (a >= 3600)
                 snprintf(rel, sizeof rel, "%" PRIu64 "h %" PRIu64 "min", a / 3600, a % 3600 / 60);
         else if (a >= 60)
@@ -152,7 +156,7 @@ static void status_print_text(const Status *s) {
         printf("         Token: %s\n", *s->token_path ? s->token_path : "none");
         if (*s->token_path)
                 printf("       Expires: %s\n", format_time(s->expires, b, sizeof b));
-        printf("Last attested: %s\n", format_time(s->last, b, sizeof b));
+        printf(" Last attested: %s\n", format_time(s->last, b, sizeof b));
         printf("  Next attempt: %s\n", format_time(s->next, b, sizeof b));
         printf("  Attestations: %" PRIu64 " succeeded, %" PRIu64 " failed\n", s->count, s->failures);
         printf("    Last error: %s\n", *s->last_error ? s->last_error : "-");

@@ -183,6 +183,7 @@ int manager_load_cached_token(Manager *m) {
         for (size_t i = 0; i < attested.n_banks; i++)
                 banks[i] = attested.banks[i].alg;
         r = tpm_pcr_read(tpm, mask, banks, attested.n_banks, &now, &counter);
+        manager_put_tpm(m);
         if (r < 0 || pcr_set_compare(&attested, &now, NULL) != 0) {
                 manager_drop_token(m, "the PCRs changed since the cached token was issued");
                 return 0;

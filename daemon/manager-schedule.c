@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <time.h>
 
+#include "bus.h"
 #include "log-ids.h"
 #include "log.h"
 #include "manager.h"
@@ -154,10 +155,17 @@ static int attested_pcrs_changed(Manager *m, TpmContext *tpm) {
         return r > 0 ? 1 : r;
 }
 
-static void check_resume(Manager *m) {
-        uint64_t offset = now_usec(CLOCK_BOOTTIME) - now_usec(CLOCK_MONOTONIC);
+/* BOOTTIME - MONOTONIC: constant while running, grows by the time spent suspended. MONOTONIC is
+ * read first so the difference cannot go negative. */
+static uint64_t boottime_offset(void) {
+        uint64_t mono = now_usec(CLOCK_MONOTONIC), boot = now_usec(CLOCK_BOOTTIME);
+        return boot > mono ? boot - mono : 0;
+}
 
-        if (m->boottime_offset_usec != 0 && offset > m->boottime_offset_usec + RESUME_THRESHOLD_USEC) {
+static void check_resume(Manager *m) {
+        uint64_t offset = boottime_offset();
+
+        if (offset > m->boottime_offset_usec + RESUME_THRESHOLD_USEC) {
                 log_info("Resumed from suspend; attesting again.");
                 m->boottime_offset_usec = offset;
                 manager_attest_now(m, "resumed from suspend");
@@ -166,11 +174,13 @@ static void check_resume(Manager *m) {
         m->boottime_offset_usec = offset;
 }
 
+static void pcr_poll_tpm(Manager *m, TpmContext *tpm);
+
+/* The TPM is opened for each look and closed again: a simulator (swtpm) serves one client at a
+ * time, and tpm2-tools or attestctl on the same TPM must not wait for attestd. */
 static void pcr_poll(Manager *m) {
         _cleanup_free_ char *err = NULL;
-        uint32_t counter;
         TpmContext *tpm;
-        int r;
 
         check_resume(m);
         if (attester_is_running(m->attester))
@@ -178,10 +188,17 @@ static void pcr_poll(Manager *m) {
         tpm = manager_get_tpm(m, &err);
         if (!tpm)
                 return;
+        pcr_poll_tpm(m, tpm);
+        manager_put_tpm(m);
+}
+
+static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
+        uint32_t counter;
+        int r;
+
         r = tpm_pcr_read_counter(tpm, &counter);
         if (r < 0) {
                 log_debug_errno(r, "Reading the PCR update counter failed: %m");
-                manager_check_tpm(m);
                 return;
         }
         if (m->have_pcr_counter && counter == m->pcr_counter)
@@ -203,6 +220,7 @@ static void pcr_poll(Manager *m) {
                 log_struct(LOG_NOTICE, 0, ATTESTD_MESSAGE_PCRS_CHANGED, NULL,
                            "Attested PCRs changed; the token is stale until attested again.");
                 (void) manager_write_token(m);
+                bus_emit_changed(m);
         }
         (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, m->config->pcr_debounce_usec, on_debounce,
                          "debounce");
@@ -222,7 +240,7 @@ static int on_measure_log(sd_event_source *s, const struct inotify_event *ev, vo
 int manager_watch_pcrs(Manager *m) {
         int r;
 
-        m->boottime_offset_usec = now_usec(CLOCK_BOOTTIME) - now_usec(CLOCK_MONOTONIC);
+        m->boottime_offset_usec = boottime_offset();
         if (m->config->pcr_poll_interval_usec > 0) {
                 r = arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec, on_poll, "poll");
                 if (r < 0)
@@ -262,9 +280,6 @@ TpmContext *manager_get_tpm(Manager *m, char **reterr_message) {
         return m->tpm;
 }
 
-void manager_check_tpm(Manager *m) {
-        if (m->tpm && tpm_context_is_broken(m->tpm)) {
-                log_debug("TPM context broken; reopening it on next use.");
-                m->tpm = tpm_context_free(m->tpm);
-        }
+void manager_put_tpm(Manager *m) {
+        m->tpm = tpm_context_free(m->tpm);
 }

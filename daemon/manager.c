@@ -48,6 +48,10 @@ static int manager_set_error(Manager *m, const char *message) {
         char *s = strdup(strempty(message));
         if (!s)
                 return -ENOMEM;
+        /* Services end their messages with a full stop; ours append "; retrying in …". */
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == '.' || s[n - 1] == ' '))
+                s[--n] = '\0';
         free(m->last_error);
         m->last_error = s;
         return 0;
@@ -125,12 +129,12 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
                            fields, "Attestation failed: %s%s", m->last_error, retry);
                 manager_set_state(m, manager_token_valid(m) ? MANAGER_STALE : MANAGER_FAILED);
         }
-        manager_check_tpm(m);
 }
 
 static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {
         Manager *m = userdata;
 
+        manager_put_tpm(m);
         if (r->outcome == ATTEST_OK)
                 manager_attest_succeeded(m, r);
         else
@@ -196,7 +200,8 @@ int manager_reload(Manager *m) {
 
         r = config_load(m->config_path, &c);
         if (r < 0)
-                return log_error_errno(r, "Reloading the configuration failed, keeping the old one: %m");
+                return log_struct(LOG_ERR, r, ATTESTD_MESSAGE_CONFIG_INVALID, NULL,
+                                  "Reloading the configuration failed, keeping the old one.");
         if (!c->endpoint)
                 return log_error_errno(-EINVAL, "Reloading: [Service] Endpoint= is not set, keeping the old configuration.");
         r = cache_group_to_gid(c->token_group, &gid);
@@ -215,6 +220,7 @@ int manager_reload(Manager *m) {
         m->token_gid = gid;
         m->tpm = tpm_context_free(m->tpm);
         manager_disarm_timers(m);
+        (void) manager_schedule_expiry(m);
         (void) manager_watch_pcrs(m);
         log_info("Configuration reloaded.");
         manager_attest_now(m, "configuration reloaded");
@@ -249,11 +255,13 @@ int manager_new(const char *config_path, bool once, Manager **ret) {
                 return log_oom();
 
         r = config_load(config_path, &m->config);
+        if (r >= 0 && !m->config->endpoint)
+                r = log_error_errno(-EINVAL, "[Service] Endpoint= is not set in %s; nothing to attest to.",
+                                    config_path ?: CONFIG_FILE_DEFAULT);
         if (r < 0)
-                return r;
-        if (!m->config->endpoint)
-                return log_error_errno(-EINVAL, "[Service] Endpoint= is not set in %s; nothing to attest to.",
-                                       config_path ?: CONFIG_FILE_DEFAULT);
+                return log_struct(LOG_ERR, r, ATTESTD_MESSAGE_CONFIG_INVALID, NULL,
+                                  "Configuration %s is invalid (see above); refusing to start.",
+                                  config_path ?: CONFIG_FILE_DEFAULT);
         r = cache_group_to_gid(m->config->token_group, &m->token_gid);
         if (r < 0)
                 return log_error_errno(r, "[Cache] TokenGroup=%s cannot be resolved: %m", m->config->token_group);

@@ -36,7 +36,7 @@ typedef struct Manager {
         bool once;                      /* attestd --once: one attempt, then exit */
         int exit_status;
 
-        TpmContext *tpm;                /* opened on demand, dropped when it breaks */
+        TpmContext *tpm;                /* open only while in use */
         Attester *attester;
 
         ManagerState state;
@@ -113,8 +113,8 @@ int manager_watch_pcrs(Manager *m);
 void manager_disarm_timers(Manager *m);
 /* Returns the TPM context, opening it if needed; NULL (and *reterr_message) when unavailable. */
 TpmContext *manager_get_tpm(Manager *m, char **reterr_message);
-/* Drops a broken TPM context so the next use reopens it. */
-void manager_check_tpm(Manager *m);
+/* Closes the TPM context after use (manager_get_tpm() opens it again). */
+void manager_put_tpm(Manager *m);
 
 /* --- manager-files.c ----------------------------------------------------------------------- */
 /* Writes token, token.json and state for the current token and state. */
