@@ -2,12 +2,23 @@
 /* attestctl: the command-line client. Parses global options and dispatches to a verb;
  * the verbs themselves live in ctl-*.c. */
 #include <getopt.h>
+#include <json-c/json.h>
 
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
 
 const char *ctl_config_path = NULL;
+
+int ctl_print_json(struct json_object *o) {
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        if (!s)
+                return -ENOMEM;
+        if (puts(s) < 0 || fflush(stdout) != 0)
+                return -EIO;
+        return 0;
+}
 
 typedef struct Verb {
         const char *name;

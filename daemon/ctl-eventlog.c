@@ -6,74 +6,21 @@
 
 #include <json-c/json.h>
 
+#include "cleanup.h"
 #include "config.h"
 #include "ctl.h"
 #include "eventlog-json.h"
 #include "eventlog.h"
+#include "fileio.h"
 #include "log.h"
 
 /* Firmware logs are tens of KiB; anything this large is not one. */
 #define CTL_EVENTLOG_FILE_MAX (64U * 1024U * 1024U)
 
-static void json_putp(struct json_object **p) {
-        json_object_put(*p);
-}
 
-/* Reads all of PATH. securityfs reports size 0, so read to EOF rather than trusting st_size. */
-static int read_file_capped(const char *path, uint8_t **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t size = 0, allocated = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-
-        /* Reads at most one byte more than the cap, which is how an oversized file shows. */
-        for (;;) {
-                ssize_t k;
-
-                if (size == allocated) {
-                        uint8_t *b;
-
-                        if (allocated > CTL_EVENTLOG_FILE_MAX)
-                                return -EFBIG;
-                        allocated = MIN(MAX(allocated * 2, (size_t) 65536), (size_t) CTL_EVENTLOG_FILE_MAX + 1);
-                        b = realloc(buf, allocated);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                }
-                k = read(fd, buf + size, allocated - size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
-        if (size > CTL_EVENTLOG_FILE_MAX)
-                return -EFBIG;
-
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
-}
-
-static int print_json(struct json_object *o) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-
-        if (!s)
-                return -ENOMEM;
-        if (puts(s) < 0 || fflush(stdout) != 0)
-                return -EIO;
-        return 0;
-}
 
 static int show(const EventLog *log, bool replay, bool json) {
-        _cleanup_(json_putp) struct json_object *o = NULL;
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
         PcrSet pcrs;
         int r;
 
@@ -85,7 +32,7 @@ static int show(const EventLog *log, bool replay, bool json) {
         } else
                 r = json ? eventlog_json_events(log, 0, &o) : eventlog_text_events(log, stdout);
         if (r >= 0 && o)
-                r = print_json(o);
+                r = ctl_print_json(o);
         if (r < 0)
                 return log_error_errno(r, "Failed to write the output: %m");
         return 0;
@@ -144,7 +91,7 @@ int verb_eventlog(int argc, char **argv) {
                 path = config->event_log;
         }
 
-        r = read_file_capped(path, &data, &size);
+        r = read_full_file(path, CTL_EVENTLOG_FILE_MAX, (char **) &data, &size);
         if (r == -EFBIG) {
                 log_error("Event log %s is larger than %u bytes, refusing.", path, CTL_EVENTLOG_FILE_MAX);
                 return CTL_EXIT_FAILURE;

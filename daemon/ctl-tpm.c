@@ -9,8 +9,11 @@
 #include <openssl/pem.h>
 
 #include "b64.h"
+#include "cleanup.h"
 #include "config.h"
 #include "ctl.h"
+#include "eventlog-json.h"
+#include "json-util.h"
 #include "log.h"
 #include "tpm-ak.h"
 #include "tpm.h"
@@ -23,59 +26,6 @@ typedef struct TpmArgs {
         const char *output_dir;
         bool json;
 } TpmArgs;
-
-static void json_putp(struct json_object **p) {
-        json_object_put(*p);
-}
-
-static int json_add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int print_json(struct json_object *o) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-
-        if (!s)
-                return -ENOMEM;
-        if (puts(s) < 0 || fflush(stdout) != 0)
-                return -EIO;
-        return 0;
-}
-
-/* {"sha256":{"0":"<hex>",...},...}: the shape of tests/testdata's expected.json "pcrs". */
-static int pcrs_to_json(const PcrSet *set, struct json_object **ret) {
-        _cleanup_(json_putp) struct json_object *o = json_object_new_object();
-        int r;
-
-        if (!o)
-                return -ENOMEM;
-        for (size_t i = 0; i < set->n_banks; i++) {
-                const PcrBank *b = &set->banks[i];
-                struct json_object *bank = json_object_new_object();
-
-                r = json_add(o, tpm_alg_to_name(b->alg), bank);
-                if (r < 0)
-                        return r;
-                for (unsigned pcr = 0; pcr < PCR_COUNT; pcr++) {
-                        char hex[PCR_HEX_MAX], key[4];
-
-                        if (!pcr_bank_has(b, pcr))
-                                continue;
-                        snprintf(key, sizeof key, "%u", pcr);
-                        r = json_add(bank, key, json_object_new_string(pcr_hex(b->values[pcr], b->digest_size, hex)));
-                        if (r < 0)
-                                return r;
-                }
-        }
-        *ret = TAKE_PTR(o);
-        return 0;
-}
 
 static void pcrs_print_text(const PcrSet *set) {
         for (size_t i = 0; i < set->n_banks; i++) {
@@ -124,7 +74,7 @@ static int open_tpm(const char *tcti, TpmContext **ret) {
 
 static int do_pcrs(const TpmArgs *a, const Config *c) {
         _cleanup_(tpm_context_freep) TpmContext *t = NULL;
-        _cleanup_(json_putp) struct json_object *o = NULL, *values = NULL;
+        _cleanup_(json_object_putp) struct json_object *o = NULL, *values = NULL;
         uint16_t banks[CONFIG_MAX_BANKS];
         uint32_t mask, counter;
         size_t n_banks;
@@ -152,7 +102,7 @@ static int do_pcrs(const TpmArgs *a, const Config *c) {
 
         o = json_object_new_object();
         if (!o || json_add(o, "pcrUpdateCounter", json_object_new_int64(counter)) < 0 ||
-            pcrs_to_json(&set, &values) < 0 || json_add(o, "pcrs", TAKE_PTR(values)) < 0 || print_json(o) < 0) {
+            eventlog_json_pcr_banks(&set, &values) < 0 || json_add(o, "pcrs", TAKE_PTR(values)) < 0 || ctl_print_json(o) < 0) {
                 log_error("Failed to write the output.");
                 return CTL_EXIT_FAILURE;
         }
@@ -221,7 +171,7 @@ static int write_quote_files(const char *dir, const TpmQuote *q, const TpmAk *ak
 }
 
 static int print_quote(const TpmQuote *q, const TpmAk *ak, const char *nonce_hex, bool json) {
-        _cleanup_(json_putp) struct json_object *o = NULL, *jwk = NULL, *values = NULL;
+        _cleanup_(json_object_putp) struct json_object *o = NULL, *jwk = NULL, *values = NULL;
         _cleanup_free_ char *quote = NULL, *sig = NULL;
 
         if (b64url_encode(q->attest.data, q->attest.size, &quote) < 0 ||
@@ -242,9 +192,9 @@ static int print_quote(const TpmQuote *q, const TpmAk *ak, const char *nonce_hex
             json_add(o, "signature", json_object_new_string(sig)) < 0 ||
             json_add(o, "ak_jwk", TAKE_PTR(jwk)) < 0 ||
             json_add(o, "pcrUpdateCounter", json_object_new_int64(q->pcr_update_counter)) < 0 ||
-            pcrs_to_json(&q->pcrs, &values) < 0 || json_add(o, "pcrs", TAKE_PTR(values)) < 0)
+            eventlog_json_pcr_banks(&q->pcrs, &values) < 0 || json_add(o, "pcrs", TAKE_PTR(values)) < 0)
                 return log_oom();
-        return print_json(o);
+        return ctl_print_json(o);
 }
 
 static int do_quote(const TpmArgs *a, const Config *c) {

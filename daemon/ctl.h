@@ -14,6 +14,10 @@ enum {
         CTL_EXIT_UNAVAILABLE = 4, /* daemon or resource not reachable */
 };
 
+/* Prints O as one line of plain JSON on stdout. -ENOMEM, -EIO. */
+struct json_object;
+int ctl_print_json(struct json_object *o);
+
 /* Set by attestctl.c from --config (NULL = default); verbs that need the Config load it. */
 extern const char *ctl_config_path;
 

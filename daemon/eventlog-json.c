@@ -3,7 +3,9 @@
  * best effort (eventlog.c's decoders); whatever does not decode is shown by size only. */
 #include <inttypes.h>
 
+#include "b64.h"
 #include "eventlog-json.h"
+#include "json-util.h"
 
 static void json_putp(struct json_object **p) {
         json_object_put(*p);
@@ -112,20 +114,6 @@ static int decode_event(const EventLog *log, const EventLogEvent *e, Decoded *re
         return 0;
 }
 
-static char *hex_alloc(const uint8_t *data, size_t size) {
-        static const char digits[] = "0123456789abcdef";
-        char *s = malloc(2 * size + 1);
-
-        if (!s)
-                return NULL;
-        for (size_t i = 0; i < size; i++) {
-                s[2 * i] = digits[data[i] >> 4];
-                s[2 * i + 1] = digits[data[i] & 0xf];
-        }
-        s[2 * size] = '\0';
-        return s;
-}
-
 static const char *alg_key(uint16_t alg, char buf[static 8]) {
         const char *n = tpm_alg_to_name(alg);
 
@@ -135,23 +123,12 @@ static const char *alg_key(uint16_t alg, char buf[static 8]) {
         return buf;
 }
 
-/* json_object_object_add that takes ownership of V even on failure. */
-static int add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int add_hex(struct json_object *o, const char *key, const uint8_t *data, size_t size) {
-        _cleanup_free_ char *h = hex_alloc(data, size);
+        _cleanup_free_ char *h = NULL;
 
-        if (!h)
+        if (hex_encode(data, size, &h) < 0)
                 return -ENOMEM;
-        return add(o, key, json_object_new_string(h));
+        return json_add(o, key, json_object_new_string(h));
 }
 
 static int append(struct json_object *a, struct json_object *v) {
@@ -180,9 +157,9 @@ static int json_algorithms(const EventLog *log, struct json_object **ret) {
                 r = append(a, o);
                 if (r < 0)
                         return r;
-                if (add(o, "alg", json_object_new_string(alg_key(algs[i].alg, buf))) < 0 ||
-                    add(o, "id", json_object_new_int(algs[i].alg)) < 0 ||
-                    add(o, "digest_size", json_object_new_int(algs[i].digest_size)) < 0)
+                if (json_add(o, "alg", json_object_new_string(alg_key(algs[i].alg, buf))) < 0 ||
+                    json_add(o, "id", json_object_new_int(algs[i].alg)) < 0 ||
+                    json_add(o, "digest_size", json_object_new_int(algs[i].digest_size)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(a);
@@ -201,12 +178,12 @@ static int json_spec_id(const EventLog *log, struct json_object **ret) {
         r = json_algorithms(log, &algs);
         if (r < 0)
                 return r;
-        if (add(o, "signature", json_object_new_string("Spec ID Event03")) < 0 ||
-            add(o, "platform_class", json_object_new_int64(s->platform_class)) < 0 ||
-            add(o, "version", json_object_new_string(version)) < 0 ||
-            add(o, "errata", json_object_new_int(s->errata)) < 0 ||
-            add(o, "uintn_size", json_object_new_int(s->uintn_size)) < 0 ||
-            add(o, "algorithms", TAKE_PTR(algs)) < 0 ||
+        if (json_add(o, "signature", json_object_new_string("Spec ID Event03")) < 0 ||
+            json_add(o, "platform_class", json_object_new_int64(s->platform_class)) < 0 ||
+            json_add(o, "version", json_object_new_string(version)) < 0 ||
+            json_add(o, "errata", json_object_new_int(s->errata)) < 0 ||
+            json_add(o, "uintn_size", json_object_new_int(s->uintn_size)) < 0 ||
+            json_add(o, "algorithms", TAKE_PTR(algs)) < 0 ||
             add_hex(o, "vendor_info", s->vendor_info, s->vendor_info_size) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
@@ -219,9 +196,9 @@ static int json_variable(const EventLogVariable *v, struct json_object **ret) {
 
         if (!o)
                 return -ENOMEM;
-        if (add(o, "guid", json_object_new_string(eventlog_guid_to_string(v->guid, guid))) < 0 ||
-            add(o, "name", json_object_new_string(v->name)) < 0 ||
-            add(o, "data_size", json_object_new_int64((int64_t) v->data_size)) < 0)
+        if (json_add(o, "guid", json_object_new_string(eventlog_guid_to_string(v->guid, guid))) < 0 ||
+            json_add(o, "name", json_object_new_string(v->name)) < 0 ||
+            json_add(o, "data_size", json_object_new_int64((int64_t) v->data_size)) < 0)
                 return -ENOMEM;
         /* Small values (SecureBoot, BootOrder, ...) are what an operator looks for; certificate
          * databases would only bloat the output. */
@@ -241,27 +218,27 @@ static int json_decoded(const EventLog *log, const EventLogEvent *e, const Decod
                 return 0;
         case DECODED_SPEC_ID:
                 r = json_spec_id(log, &v);
-                return r < 0 ? r : add(o, "spec_id", v);
+                return r < 0 ? r : json_add(o, "spec_id", v);
         case DECODED_LOCALITY:
-                return add(o, "startup_locality", json_object_new_int64(d->number));
+                return json_add(o, "startup_locality", json_object_new_int64(d->number));
         case DECODED_VARIABLE:
                 r = json_variable(&d->variable, &v);
-                return r < 0 ? r : add(o, "variable", v);
+                return r < 0 ? r : json_add(o, "variable", v);
         case DECODED_STRING:
-                return add(o, "string", json_object_new_string(d->string));
+                return json_add(o, "string", json_object_new_string(d->string));
         case DECODED_SEPARATOR:
-                return add(o, "separator", json_object_new_int64(d->number));
+                return json_add(o, "separator", json_object_new_int64(d->number));
         case DECODED_GUID:
-                return add(o, "guid", json_object_new_string(eventlog_guid_to_string(e->data, guid)));
+                return json_add(o, "guid", json_object_new_string(eventlog_guid_to_string(e->data, guid)));
         case DECODED_BLOB:
                 v = json_object_new_object();
                 if (!v)
                         return -ENOMEM;
-                r = add(o, "blob", v);
+                r = json_add(o, "blob", v);
                 if (r < 0)
                         return r;
-                if (add(v, "base", json_object_new_uint64(d->blob_base)) < 0 ||
-                    add(v, "length", json_object_new_uint64(d->blob_length)) < 0)
+                if (json_add(v, "base", json_object_new_uint64(d->blob_base)) < 0 ||
+                    json_add(v, "length", json_object_new_uint64(d->blob_length)) < 0)
                         return -ENOMEM;
                 return 0;
         }
@@ -286,13 +263,13 @@ int eventlog_json_event(const EventLog *log, const EventLogEvent *e, EventLogJso
                         return r;
         }
 
-        if (add(o, "index", json_object_new_int64((int64_t) e->index)) < 0 ||
-            add(o, "offset", json_object_new_int64((int64_t) e->offset)) < 0 ||
-            add(o, "pcr", json_object_new_int64(e->pcr)) < 0 ||
-            add(o, "type", json_object_new_int64(e->type)) < 0 ||
-            (name && add(o, "type_name", json_object_new_string(name)) < 0) ||
-            add(o, "digests", TAKE_PTR(digests)) < 0 ||
-            add(o, "data_size", json_object_new_int64(e->data_size)) < 0)
+        if (json_add(o, "index", json_object_new_int64((int64_t) e->index)) < 0 ||
+            json_add(o, "offset", json_object_new_int64((int64_t) e->offset)) < 0 ||
+            json_add(o, "pcr", json_object_new_int64(e->pcr)) < 0 ||
+            json_add(o, "type", json_object_new_int64(e->type)) < 0 ||
+            (name && json_add(o, "type_name", json_object_new_string(name)) < 0) ||
+            json_add(o, "digests", TAKE_PTR(digests)) < 0 ||
+            json_add(o, "data_size", json_object_new_int64(e->data_size)) < 0)
                 return -ENOMEM;
 
         r = decode_event(log, e, &d);
@@ -318,8 +295,8 @@ int eventlog_json_events(const EventLog *log, EventLogJsonFlags flags, struct js
         r = json_algorithms(log, &algs);
         if (r < 0)
                 return r;
-        if (add(o, "format", json_object_new_string(eventlog_format_to_string(eventlog_format(log)))) < 0 ||
-            add(o, "algorithms", algs) < 0)
+        if (json_add(o, "format", json_object_new_string(eventlog_format_to_string(eventlog_format(log)))) < 0 ||
+            json_add(o, "algorithms", algs) < 0)
                 return -ENOMEM;
 
         for (size_t i = 0; i < eventlog_n_events(log); i++) {
@@ -332,7 +309,7 @@ int eventlog_json_events(const EventLog *log, EventLogJsonFlags flags, struct js
                 if (r < 0)
                         return r;
         }
-        if (add(o, "events", TAKE_PTR(events)) < 0)
+        if (json_add(o, "events", TAKE_PTR(events)) < 0)
                 return -ENOMEM;
 
         *ret = TAKE_PTR(o);
@@ -354,7 +331,7 @@ int eventlog_json_pcr_banks(const PcrSet *set, struct json_object **ret) {
                         json_object_put(values);
                         continue;
                 }
-                r = add(o, alg_key(bank->alg, key), values);
+                r = json_add(o, alg_key(bank->alg, key), values);
                 if (r < 0)
                         return r;
                 for (unsigned pcr = 0; pcr < PCR_COUNT; pcr++) {
@@ -380,7 +357,7 @@ int eventlog_json_pcrs(const PcrSet *set, struct json_object **ret) {
         r = eventlog_json_pcr_banks(set, &banks);
         if (r < 0)
                 return r;
-        r = add(o, "pcrs", banks);
+        r = json_add(o, "pcrs", banks);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);
@@ -400,8 +377,8 @@ int eventlog_json_mismatches(const PcrMismatch *m, size_t n, struct json_object 
                 r = append(a, o);
                 if (r < 0)
                         return r;
-                if (add(o, "pcr", json_object_new_int(m[i].pcr)) < 0 ||
-                    add(o, "bank", json_object_new_string(alg_key(m[i].alg, key))) < 0 ||
+                if (json_add(o, "pcr", json_object_new_int(m[i].pcr)) < 0 ||
+                    json_add(o, "bank", json_object_new_string(alg_key(m[i].alg, key))) < 0 ||
                     add_hex(o, "replayed", m[i].replayed, m[i].digest_size) < 0 ||
                     add_hex(o, "read", m[i].read, m[i].digest_size) < 0)
                         return -ENOMEM;
@@ -460,8 +437,7 @@ static int text_decoded(const EventLog *log, const EventLogEvent *e, const Decod
                 print_quoted(f, d->variable.name);
                 fprintf(f, ", size %zu", d->variable.data_size);
                 if (d->variable.data_size > 0 && d->variable.data_size <= 16) {
-                        h = hex_alloc(d->variable.data, d->variable.data_size);
-                        if (!h)
+                        if (hex_encode(d->variable.data, d->variable.data_size, &h) < 0)
                                 return -ENOMEM;
                         fprintf(f, ": %s", h);
                 }
@@ -507,9 +483,9 @@ int eventlog_text_events(const EventLog *log, FILE *f) {
                 fprintf(f, "\n#%zu PCR %" PRIu32 " %s (0x%08" PRIx32 "), size %" PRIu32 ", offset %zu\n",
                         e->index, e->pcr, name ?: "unknown", e->type, e->data_size, e->offset);
                 for (size_t j = 0; j < e->n_digests; j++) {
-                        _cleanup_free_ char *h = hex_alloc(e->digests[j].data, e->digests[j].size);
+                        _cleanup_free_ char *h = NULL;
 
-                        if (!h)
+                        if (hex_encode(e->digests[j].data, e->digests[j].size, &h) < 0)
                                 return -ENOMEM;
                         fprintf(f, "    %-7s %s\n", alg_key(e->digests[j].alg, buf), h);
                 }

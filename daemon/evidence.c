@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Gathers one attestation's evidence from the TPM and the kernel's logs, and checks the log
  * replay against the quoted PCRs so an operator learns why a service would refuse it. */
-#include <fcntl.h>
-
 #include "eventlog.h"
 #include "evidence.h"
+#include "fileio.h"
 
 void evidence_done(Evidence *e) {
         tpm_quote_done(&e->quote);
@@ -14,42 +13,6 @@ void evidence_done(Evidence *e) {
         buffer_done(&e->aik_cert);
         free(e->replay_mismatch);
         *e = (Evidence) {};
-}
-
-int read_full_file(const char *path, size_t max, Buffer *ret) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t size = 0, alloc = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        for (;;) {
-                if (size == alloc) {
-                        if (alloc >= max + 1)
-                                return -EFBIG;
-                        size_t n = MIN(MAX(alloc * 2, (size_t) 64 * 1024), max + 1);
-                        uint8_t *p = realloc(buf, n);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        alloc = n;
-                }
-                ssize_t k = read(fd, buf + size, alloc - size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
-        if (size > max)
-                return -EFBIG;
-
-        *ret = (Buffer) { .data = TAKE_PTR(buf), .size = size };
-        return 0;
 }
 
 /* "PCR 5 (sha256): log replays to 1a2b…, TPM has 3c4d…; …" for the quoted PCRs the log extends. */
@@ -92,7 +55,7 @@ static int collect_tcg_log(const Config *config, const TpmQuote *q, Evidence *e,
         PcrSet replayed = {};
         int r;
 
-        r = read_full_file(config->event_log, EVIDENCE_LOG_MAX, &e->tcg_log);
+        r = read_full_file(config->event_log, EVIDENCE_LOG_MAX, (char **) &e->tcg_log.data, &e->tcg_log.size);
         if (r == -ENOENT)
                 return 0; /* no firmware log on this machine: the quote goes alone */
         if (r < 0)
@@ -127,7 +90,7 @@ int evidence_collect(TpmContext *tpm, const TpmAk *ak, const Config *config, con
                 return r;
 
         if (config->ima_log) {
-                r = read_full_file(config->ima_log, EVIDENCE_LOG_MAX, &e.ima_log);
+                r = read_full_file(config->ima_log, EVIDENCE_LOG_MAX, (char **) &e.ima_log.data, &e.ima_log.size);
                 if (r < 0)
                         return asprintf(reterr_reason, "cannot read IMA log %s: %s", config->ima_log,
                                         strerror(-r)) < 0 ? -ENOMEM : r;

@@ -27,6 +27,3 @@ void evidence_done(Evidence *e);
  * the evidence is still returned (the service has the last word, and some firmware logs need it). */
 int evidence_collect(TpmContext *tpm, const TpmAk *ak, const Config *config, const void *qualifying,
                      size_t qsize, Evidence *ret, char **reterr_reason);
-
-/* Reads a whole file (sysfs files report size 0, so read to EOF) of at most MAX bytes. */
-int read_full_file(const char *path, size_t max, Buffer *ret);

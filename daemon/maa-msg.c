@@ -6,6 +6,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "json-util.h"
 #include "maa-msg.h"
 
 
@@ -154,14 +155,8 @@ static json_object *append_object(json_object *array) {
         return o;
 }
 
-static int add_value(json_object *parent, const char *key, json_object *v) {
-        if (!v || json_object_object_add(parent, key, v) < 0)
-                return json_object_put(v), -ENOMEM;
-        return 0;
-}
-
 static int add_string(json_object *parent, const char *key, const char *value) {
-        return add_value(parent, key, json_object_new_string(value));
+        return json_add(parent, key, json_object_new_string(value));
 }
 
 static int add_b64url(json_object *parent, const char *key, const void *data, size_t size) {
@@ -181,14 +176,14 @@ static int add_pcrs(json_object *parent, const TpmQuote *q) {
         for (size_t b = 0; b < q->pcrs.n_banks; b++) {
                 const PcrBank *bank = &q->pcrs.banks[b];
                 json_object *entry = append_object(banks), *values;
-                if (!entry || add_value(entry, "algorithm", json_object_new_int(bank->alg)) < 0 ||
+                if (!entry || json_add(entry, "algorithm", json_object_new_int(bank->alg)) < 0 ||
                     !(values = add_array(entry, "values")))
                         return -ENOMEM;
                 for (unsigned i = 0; i < PCR_COUNT; i++) {
                         if (!(q->pcr_mask & (UINT32_C(1) << i)))
                                 continue;
                         json_object *v = append_object(values);
-                        if (!v || add_value(v, "index", json_object_new_int((int32_t) i)) < 0 ||
+                        if (!v || json_add(v, "index", json_object_new_int((int32_t) i)) < 0 ||
                             add_b64url(v, "digest", bank->values[i], bank->digest_size) < 0)
                                 return -ENOMEM;
                 }
@@ -222,7 +217,7 @@ static int add_current_attestation(json_object *parent, const Evidence *e) {
         json_object *aik_pub = json_tokener_parse(e->aik_jwk);
         if (!aik_pub)
                 return -EINVAL;
-        r = add_value(ca, "aik_pub", aik_pub);
+        r = json_add(ca, "aik_pub", aik_pub);
         if (r < 0)
                 return r;
         r = add_pcrs(ca, &e->quote);

@@ -7,17 +7,12 @@
 #include "cache.h"
 #include "cleanup.h"
 #include "eventlog-json.h"
+#include "json-util.h"
 #include "log.h"
 #include "manager.h"
 #include "token.h"
 
 #define TOKEN_MODE 0640
-
-static int json_add(json_object *o, const char *key, json_object *v) {
-        if (!v || json_object_object_add(o, key, v) < 0)
-                return json_object_put(v), -ENOMEM;
-        return 0;
-}
 
 /* token.json: the decoded header and claims, the expiry, the PCR values attested, and whether
  * they have changed since (stale). */

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "measure-log.h"
 
@@ -253,42 +254,6 @@ int measure_log_parse(const char *data, size_t size, MeasureLog **ret, char **re
         return 0;
 }
 
-static int read_locked(int fd, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
-        /* Reads at most one byte more than the cap, which is how an oversized file shows. */
-        for (;;) {
-                ssize_t k;
-
-                if (size == allocated) {
-                        char *b;
-
-                        if (allocated > MEASURE_LOG_SIZE_MAX)
-                                return -E2BIG;
-                        allocated = MIN(MAX(allocated * 2, (size_t) 65536), (size_t) MEASURE_LOG_SIZE_MAX + 1);
-                        b = realloc(buf, allocated);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                }
-                k = read(fd, buf + size, allocated - size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
-        if (size > MEASURE_LOG_SIZE_MAX)
-                return -E2BIG;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
-}
-
 int measure_log_read(const char *path, MeasureLog **ret, char **reterr_message) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
@@ -309,7 +274,9 @@ int measure_log_read(const char *path, MeasureLog **ret, char **reterr_message) 
                 if (errno != EINTR)
                         return log_debug_errno(-errno, "Failed to lock '%s': %m", path);
 
-        r = read_locked(fd, &buf, &size);
+        r = read_full_fd(fd, MEASURE_LOG_SIZE_MAX, &buf, &size);
+        if (r == -EFBIG)
+                r = -E2BIG;
         if (r < 0)
                 return log_debug_errno(r, "Failed to read '%s': %m", path);
         (void) flock(fd, LOCK_UN);
