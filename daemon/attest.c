@@ -177,9 +177,10 @@ static int get_url(Attester *a, const char *url, size_t max, http_done_fn cb) {
         return http_request(a->http, &spec, cb, a, &a->http_req);
 }
 
-/* A reply that is not a usable 200: transport failure, HTTP error, or a hostile body. Returns
- * true (and finishes the run) when the reply must not be used. */
-static bool reply_failed(Attester *a, const HttpResult *res, const char *what) {
+/* A reply that is not a usable 200: transport failure or HTTP error. Returns true (and finishes the
+ * run) when the reply must not be used. Only a 400 to the evidence itself (leg 2), or the "no policy"
+ * reply, is a verdict on the host; a 400 elsewhere means our request was wrong (api-version...). */
+static bool reply_failed(Attester *a, const HttpResult *res, const char *what, bool evidence) {
         _cleanup_free_ char *code = NULL, *message = NULL;
 
         if (res->error == -EFBIG) {
@@ -205,6 +206,11 @@ static bool reply_failed(Attester *a, const HttpResult *res, const char *what) {
 
         switch (res->status) {
         case 400:
+                if (!evidence && !maa_error_is_no_policy(message)) {
+                        finish(a, ATTEST_ERROR, -EINVAL, "%s: the service rejected the request (HTTP 400%s%s): %s",
+                               what, c ? " " : "", strempty(c), message);
+                        return true;
+                }
                 if (maa_error_is_no_policy(message))
                         finish(a, ATTEST_DENIED, -EPERM,
                                "%s: the attestation provider has no TPM policy; upload one "
@@ -240,7 +246,7 @@ static void on_jwks(HttpRequest *req, HttpResult *res, void *userdata) {
         Jwks *jwks = NULL;
 
         a->http_req = http_request_free(a->http_req);
-        if (reply_failed(a, res, "key set"))
+        if (reply_failed(a, res, "key set", false))
                 return;
         if (jwks_parse(res->body, res->body_size, &jwks, &reason) < 0)
                 return finish(a, ATTEST_RETRY, -EBADMSG, "key set from %s is malformed: %s", a->jwks_url,
@@ -262,7 +268,7 @@ static void on_openid(HttpRequest *req, HttpResult *res, void *userdata) {
         _cleanup_free_ char *reason = NULL, *pinned = NULL;
 
         a->http_req = http_request_free(a->http_req);
-        if (reply_failed(a, res, "OpenID metadata"))
+        if (reply_failed(a, res, "OpenID metadata", false))
                 return;
         if (openid_config_parse(res->body, res->body_size, &oc, &reason) < 0)
                 return finish(a, ATTEST_RETRY, -EBADMSG, "OpenID metadata of %s is malformed: %s",
@@ -340,7 +346,7 @@ static void on_report(HttpRequest *req, HttpResult *res, void *userdata) {
         _cleanup_free_ char *reason = NULL;
 
         a->http_req = http_request_free(a->http_req);
-        if (reply_failed(a, res, "attestation request"))
+        if (reply_failed(a, res, "attestation request", true))
                 return;
         if (maa_parse_envelope(res->body, res->body_size, &payload, &reason) < 0 ||
             maa_parse_report(payload, &a->report, &reason) < 0)
@@ -400,7 +406,7 @@ static void on_challenge(HttpRequest *req, HttpResult *res, void *userdata) {
         _cleanup_free_ char *reason = NULL;
 
         a->http_req = http_request_free(a->http_req);
-        if (reply_failed(a, res, "challenge request"))
+        if (reply_failed(a, res, "challenge request", false))
                 return;
         if (maa_parse_envelope(res->body, res->body_size, &payload, &reason) < 0 ||
             maa_parse_challenge(payload, &a->challenge, &a->service_context, &reason) < 0)

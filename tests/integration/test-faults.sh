@@ -28,13 +28,17 @@ cases=(
         "alg-none|retry|token was rejected"
         "http-401|error|not authorized (HTTP 401"
         "http-404|error|unexpected HTTP 404"
+        "http-400 --scope leg1|error|rejected the request (HTTP 400"
+        "http-400 --scope leg2|denied|refused the evidence (HTTP 400"
+        "http-400 --scope certs|error|rejected the request (HTTP 400"
         "deny|denied|A Deny claim was issued"
         "no-policy|denied|has no TPM policy"
 )
 for c in "${cases[@]}"; do
         IFS='|' read -r fault outcome text <<<"$c"
         maa_ctl clear >/dev/null
-        maa_ctl fault "$fault" >/dev/null || fail "cannot set fault $fault"
+        # shellcheck disable=SC2086 # "NAME[=ARG] [--scope S]"
+        maa_ctl fault $fault >/dev/null || fail "cannot set fault $fault"
         start=$(date +%s)
         if out=$("$ATTESTD" --once --config "$CONF" 2>/dev/null); then
                 fail "$fault: attestd --once succeeded: $out"
