@@ -43,7 +43,7 @@ static int token_json_build(Manager *m, char **ret) {
         return 0;
 }
 
-int manager_write_token(Manager *m) {
+int manager_write_token(Manager *m, bool new_token) {
         _cleanup_free_ char *json = NULL;
         const char *dir = m->config->runtime_directory;
         int r;
@@ -57,9 +57,12 @@ int manager_write_token(Manager *m) {
         r = cache_write_atomic(dir, CACHE_TOKEN_JSON, json, strlen(json), TOKEN_MODE, m->token_gid);
         if (r < 0)
                 return r;
-        r = cache_write_atomic(dir, CACHE_TOKEN, m->token, strlen(m->token), TOKEN_MODE, m->token_gid);
-        if (r < 0)
-                return r;
+        /* Only a new token replaces the token file: watchers of IN_MOVED_TO take a rename for news. */
+        if (new_token) {
+                r = cache_write_atomic(dir, CACHE_TOKEN, m->token, strlen(m->token), TOKEN_MODE, m->token_gid);
+                if (r < 0)
+                        return r;
+        }
         return manager_write_state(m);
 }
 

@@ -11,6 +11,11 @@
 
 #define MEASURE_LOG_PATH "/run/log/systemd/tpm2-measure.log"
 #define RESUME_THRESHOLD_USEC (2 * USEC_PER_SEC)
+/* How late a timer may fire, so the kernel can batch wake-ups: retries and refreshes do not care
+ * about a second, polling about a tenth, the debounce that ends a PCR change's wait does. */
+#define TIMER_ACCURACY_COARSE USEC_PER_SEC
+#define TIMER_ACCURACY_POLL (USEC_PER_SEC / 10)
+#define TIMER_ACCURACY_FINE (USEC_PER_MSEC * 5)
 
 uint64_t now_usec(clockid_t clock) {
         struct timespec ts;
@@ -30,7 +35,7 @@ static uint64_t random_below(uint64_t n) {
 
 /* (Re)arms *S on CLOCK to fire once after DELAY_USEC. */
 static int arm_timer(Manager *m, sd_event_source **s, clockid_t clock, uint64_t delay_usec,
-                     sd_event_time_handler_t cb, const char *what) {
+                     uint64_t accuracy_usec, sd_event_time_handler_t cb, const char *what) {
         int r;
 
         if (*s) {
@@ -38,7 +43,7 @@ static int arm_timer(Manager *m, sd_event_source **s, clockid_t clock, uint64_t 
                 if (r >= 0)
                         r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
         } else
-                r = sd_event_add_time_relative(m->event, s, clock, delay_usec, USEC_PER_SEC / 10, cb, m);
+                r = sd_event_add_time_relative(m->event, s, clock, delay_usec, accuracy_usec, cb, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the %s timer: %m", what);
         return 0;
@@ -70,7 +75,7 @@ int manager_schedule_retry(Manager *m, uint64_t retry_after_usec, uint64_t *ret_
 
         m->next_attestation_usec = now_usec(CLOCK_REALTIME) + delay;
         *ret_delay = delay;
-        return arm_timer(m, &m->retry_timer, CLOCK_BOOTTIME, delay, on_retry, "retry");
+        return arm_timer(m, &m->retry_timer, CLOCK_BOOTTIME, delay, TIMER_ACCURACY_COARSE, on_retry, "retry");
 }
 
 static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -95,7 +100,8 @@ int manager_schedule_refresh(Manager *m) {
         target = MAX(target, now + USEC_PER_SEC);
 
         m->next_attestation_usec = target;
-        return arm_timer(m, &m->refresh_timer, CLOCK_BOOTTIME, target - now, on_refresh, "refresh");
+        return arm_timer(m, &m->refresh_timer, CLOCK_BOOTTIME, target - now, TIMER_ACCURACY_COARSE, on_refresh,
+                         "refresh");
 }
 
 static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -126,7 +132,7 @@ int manager_schedule_expiry(Manager *m) {
                         r = sd_event_source_set_enabled(m->expiry_timer, SD_EVENT_ONESHOT);
         } else
                 r = sd_event_add_time(m->event, &m->expiry_timer, CLOCK_REALTIME, m->token_expires_usec,
-                                      USEC_PER_SEC / 10, on_expiry, m);
+                                      TIMER_ACCURACY_POLL, on_expiry, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the expiry timer: %m");
         return 0;
@@ -219,17 +225,18 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
                 m->token_pcrs_changed = true;
                 log_struct(LOG_NOTICE, 0, ATTESTD_MESSAGE_PCRS_CHANGED, NULL,
                            "Attested PCRs changed; the token is stale until attested again.");
-                (void) manager_write_token(m);
+                (void) manager_write_token(m, false);
                 bus_emit_changed(m);
         }
-        (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, m->config->pcr_debounce_usec, on_debounce,
-                         "debounce");
+        (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, m->config->pcr_debounce_usec,
+                         TIMER_ACCURACY_FINE, on_debounce, "debounce");
 }
 
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         pcr_poll(m);
-        return arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec, NULL, "poll");
+        return arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec,
+                         TIMER_ACCURACY_POLL, NULL, "poll");
 }
 
 static int on_measure_log(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
@@ -242,7 +249,8 @@ int manager_watch_pcrs(Manager *m) {
 
         m->boottime_offset_usec = boottime_offset();
         if (m->config->pcr_poll_interval_usec > 0) {
-                r = arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec, on_poll, "poll");
+                r = arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec,
+                              TIMER_ACCURACY_POLL, on_poll, "poll");
                 if (r < 0)
                         return r;
         }

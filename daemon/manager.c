@@ -83,7 +83,7 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
         m->last_attestation_usec = now_usec(CLOCK_REALTIME);
         (void) manager_set_error(m, "");
 
-        k = manager_write_token(m);
+        k = manager_write_token(m, true);
         if (k < 0)
                 log_error_errno(k, "Failed to write the token to %s: %m", m->config->runtime_directory);
 

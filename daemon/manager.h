@@ -117,8 +117,8 @@ TpmContext *manager_get_tpm(Manager *m, char **reterr_message);
 void manager_put_tpm(Manager *m);
 
 /* --- manager-files.c ----------------------------------------------------------------------- */
-/* Writes token, token.json and state for the current token and state. */
-int manager_write_token(Manager *m);
+/* Writes token.json and state for the current token, and the token file itself when NEW_TOKEN. */
+int manager_write_token(Manager *m, bool new_token);
 int manager_write_state(Manager *m);
 /* Withdraws the token files (and the in-memory token). */
 void manager_drop_token(Manager *m, const char *why);
