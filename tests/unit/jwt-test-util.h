@@ -7,14 +7,24 @@
 #include <openssl/evp.h>
 
 #include "cleanup.h"
+#include "file-test-util.h"
 #include "jwks.h"
 #include "util.h"
 
 #define MAA_DIR TESTDATA "/maa/2022-05-31"
 
-/* Whole file (NUL-terminated, size without the NUL). Fails the test if it cannot be read. */
-char *tu_read_file(const char *path, size_t *ret_size);
-/* Same for a path relative to MAA_DIR. */
+/* One row of a table-driven test: INPUT must give R and, on failure, a reason containing REASON
+ * (when non-NULL). NAME says which row failed. */
+typedef struct ReasonCase {
+        const char *name, *input;
+        int r;
+        const char *reason;
+} ReasonCase;
+
+/* S with every FROM replaced by TO: fills in the placeholders of test tables. */
+char *tu_replace_all(const char *s, const char *from, const char *to);
+
+/* tu_read_file() (file-test-util.h) for a path relative to MAA_DIR. */
 char *tu_read_maa(const char *rel, size_t *ret_size);
 
 /* MAA_DIR/INDEX.json, parsed. */

@@ -6,9 +6,6 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Exit status that makes automake's test driver report SKIP. */
-#define EXIT_TEST_SKIP 77
-
 typedef struct SwtpmFixture {
         char dir[96];                   /* state dir, also holds the sockets (sun_path is short) */
         char sock[112];                 /* data socket; the control socket is sock + ".ctrl" */

@@ -3,85 +3,23 @@
  * against the loopback test server (tests/data/https-test-server.py), caching, and reply parsing. */
 #include <check.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
 #include "auth.h"
+#include "check-main.h"
 #include "credential.h"
+#include "https-server-fixture.h"
 #include "log.h"
 
-#define PYTHON "/usr/bin/python3"
-#define GET(u) (&(HttpRequestSpec) { .method = HTTP_GET, .url = (u) })
 #define FILE_AUTH(f) (&(AuthOptions) { .method = AUTH_FILE, .token_file = (f) })
 #define CC_CLIENT_ID "11111111-2222-3333-4444-555555555555"   /* as in the test server */
 #define CC_SECRET "s3cr3t/+=&% ~.x"
 #define CC_TENANT "contoso.onmicrosoft.com"
 #define TOKEN_PREFIX "Bearer eyJ0eXAiOiJKV1QifQ."
-
-static struct {
-        pid_t pid;
-        int stdin_fd;
-        char dir[64];
-        unsigned https_port, http_port;
-} server = { .pid = -1, .stdin_fd = -1 };
-
-/* Starts the test server once for the run; the forked tests inherit it. */
-static bool server_start(void) {
-        int in[2], out[2];
-        char line[128] = {};
-        size_t n = 0;
-
-        strcpy(server.dir, "/tmp/attestd-test-auth-XXXXXX");
-        if (!mkdtemp(server.dir) || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
-                return false;
-        server.pid = fork();
-        if (server.pid == 0) {
-                dup2(in[0], STDIN_FILENO);
-                dup2(out[1], STDOUT_FILENO);
-                execl(PYTHON, PYTHON, TESTSRCDIR "/data/https-test-server.py", server.dir, (char *) NULL);
-                _exit(127);
-        }
-        close(in[0]);
-        close(out[1]);
-        server.stdin_fd = in[1];
-        while (n < sizeof line - 1 && !strchr(line, '\n')) {
-                struct pollfd p = { .fd = out[0], .events = POLLIN };
-                ssize_t k;
-
-                if (poll(&p, 1, 30000) <= 0 || (k = read(out[0], line + n, sizeof line - 1 - n)) <= 0)
-                        break;
-                n += k;
-        }
-        close(out[0]);
-        return sscanf(line, "READY %u %u", &server.https_port, &server.http_port) == 2;
-}
-
-static void server_stop(void) {
-        char cmd[128];
-
-        if (server.stdin_fd >= 0)
-                close(server.stdin_fd);         /* the server exits on EOF ... */
-        if (server.pid > 0) {
-                kill(server.pid, SIGTERM);      /* ... or now */
-                waitpid(server.pid, NULL, 0);
-        }
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", server.dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "Failed to remove %s.\n", server.dir);
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
-}
 
 static char *fmt(const char *format, ...) _printf_(1, 2);
 static char *fmt(const char *format, ...) {
@@ -96,20 +34,6 @@ static char *fmt(const char *format, ...) {
         return s;
 }
 
-static void run_until(sd_event *e, const bool *done, uint64_t usec) {
-        uint64_t end = now_usec() + usec;
-
-        while (!(done && *done)) {
-                uint64_t n = now_usec();
-
-                if (n >= end) {
-                        ck_assert_msg(!done, "timed out waiting for a callback");
-                        break;
-                }
-                ck_assert_int_ge(sd_event_run(e, end - n), 0);
-        }
-}
-
 /* One test's world: a loop, an HTTP client trusting the test CA, a scratch dir, an Auth. */
 typedef struct T {
         sd_event *event;
@@ -122,7 +46,7 @@ static void t_init(T *t, const AuthOptions *o, const HttpOptions *ho) {
         char ca[128];
         HttpOptions h = ho ? *ho : (HttpOptions) {};
 
-        snprintf(ca, sizeof ca, "%s/ca.pem", server.dir);
+        snprintf(ca, sizeof ca, "%s/ca.pem", https_server.dir);
         if (!ho || !ho->ca_file)
                 h.ca_file = ca;
         *t = (T) {};
@@ -211,8 +135,8 @@ static unsigned server_count(const char *path) {
         sd_event *e = NULL;
         long n = -1;
 
-        snprintf(url, sizeof url, "https://127.0.0.1:%u/stats?path=%s", server.https_port, path);
-        snprintf(ca, sizeof ca, "%s/ca.pem", server.dir);
+        snprintf(url, sizeof url, "https://127.0.0.1:%u/stats?path=%s", https_server.https_port, path);
+        snprintf(ca, sizeof ca, "%s/ca.pem", https_server.dir);
         ck_assert_int_ge(sd_event_new(&e), 0);
         ck_assert_int_eq(http_client_new(e, &(HttpOptions) { .ca_file = ca }, &c), 0);
         ck_assert_int_eq(http_request(c, GET(url), on_stats, &n, &r), 0);
@@ -334,7 +258,7 @@ START_TEST(test_file_bad) {
 }
 END_TEST
 
-#define imds_url(scen) fmt("http://127.0.0.1:%u/%s/", server.http_port, scen)
+#define imds_url(scen) fmt("http://127.0.0.1:%u/%s/", https_server.http_port, scen)
 #define imds_path(scen) fmt("/%s/metadata/identity/oauth2/token", scen)
 
 START_TEST(test_imds_cache_and_invalidate) {
@@ -473,7 +397,7 @@ START_TEST(test_imds_unreachable) {
 END_TEST
 
 START_TEST(test_client_credentials) {
-        _cleanup_free_ char *a = fmt("https://127.0.0.1:%u/ok-cc", server.https_port), *path = NULL;
+        _cleanup_free_ char *a = fmt("https://127.0.0.1:%u/ok-cc", https_server.https_port), *path = NULL;
         T t;
         Got g = {};
 
@@ -515,8 +439,8 @@ static const CcCase cc_cases[] = {
 
 START_TEST(test_client_credentials_cases) {
         const CcCase *c = &cc_cases[_i];
-        _cleanup_free_ char *a = fmt("https://127.0.0.1:%u/ok-case%d", server.https_port, _i), *secret = NULL,
-                            *path = NULL;
+        _cleanup_free_ char *a = fmt("https://127.0.0.1:%u/ok-case%d", https_server.https_port, _i),
+                            *secret = NULL, *path = NULL;
         T t;
         Got g = {};
 
@@ -818,25 +742,13 @@ static Suite *auth_suite(void) {
 }
 
 int main(void) {
-        static const char *const proxy_vars[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                                                  "ALL_PROXY", "no_proxy", "NO_PROXY" };
-        int failed;
+        int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(proxy_vars); i++)
-                unsetenv(proxy_vars[i]);
         unsetenv("CREDENTIALS_DIRECTORY");
-        if (access(PYTHON, X_OK) < 0 || !server_start()) {
-                fprintf(stderr, "Cannot start %s/data/https-test-server.py with " PYTHON ", skipping.\n",
-                        TESTSRCDIR);
-                server_stop();
-                return 77;
-        }
+        if (!https_server_start("auth"))
+                return EXIT_TEST_SKIP;
         log_set_max_level(LOG_ERR);
-
-        SRunner *sr = srunner_create(auth_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        server_stop();
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        r = check_run(auth_suite());
+        https_server_stop();
+        return r;
 }

@@ -4,6 +4,7 @@
 #include <check.h>
 
 #include "b64.h"
+#include "check-main.h"
 
 /* RFC 4648 §10. */
 static const struct {
@@ -229,11 +230,5 @@ static Suite *b64_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(b64_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run(b64_suite());
 }

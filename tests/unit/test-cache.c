@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cache.h"
+#include "check-main.h"
 
 static char dir[64];
 
@@ -145,7 +146,7 @@ START_TEST(test_group_lookup) {
 }
 END_TEST
 
-int main(void) {
+static Suite *cache_suite(void) {
         Suite *s = suite_create("cache");
         TCase *tc = tcase_create("files");
         tcase_add_checked_fixture(tc, setup, teardown);
@@ -157,10 +158,9 @@ int main(void) {
         tcase_add_test(tc, test_state_quoting);
         tcase_add_test(tc, test_group_lookup);
         suite_add_tcase(s, tc);
+        return s;
+}
 
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+int main(void) {
+        return check_run(cache_suite());
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "check-main.h"
 #include "config.h"
 #include "log.h"
 
@@ -331,10 +332,6 @@ static Suite *config_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(config_suite());
         log_set_max_level(LOG_ERR); /* the warnings under test would drown the output */
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run(config_suite());
 }

@@ -7,8 +7,10 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "check-main.h"
 #include "eventlog-json.h"
 #include "eventlog.h"
+#include "file-test-util.h"
 #include "pcrs.h"
 
 #define EVENTLOGS TESTDATA "/eventlogs"
@@ -19,21 +21,7 @@
 static struct json_object *index_logs;  /* INDEX.json "logs", loaded before forking */
 
 static void read_file(const char *path, uint8_t **ret, size_t *ret_size) {
-        FILE *f = fopen(path, "rbe");
-        uint8_t *buf = NULL;
-        long size;
-
-        ck_assert_msg(f, "cannot open %s", path);
-        ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-        size = ftell(f);
-        ck_assert_int_ge(size, 0);
-        rewind(f);
-        buf = malloc((size_t) size + 1);
-        ck_assert_ptr_nonnull(buf);
-        ck_assert_uint_eq(fread(buf, 1, (size_t) size, f), (size_t) size);
-        fclose(f);
-        *ret = buf;
-        *ret_size = (size_t) size;
+        *ret = (uint8_t *) tu_read_file(path, ret_size);
 }
 
 static struct json_object *get(struct json_object *o, const char *key) {
@@ -601,13 +589,28 @@ START_TEST(test_guid) {
 }
 END_TEST
 
+/* A decoder's input (SIZE bytes, NULs included), its return value and, if not NULL, its output. */
+typedef struct DecodeCase {
+        const char *in;
+        size_t size;
+        int r;
+        const char *out;
+} DecodeCase;
+
+static void check_decoder(int (*decode)(const uint8_t *, size_t, char **), const DecodeCase *t, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char *s = NULL;
+                int r = decode((const uint8_t *) t[i].in, t[i].size, &s);
+
+                ck_assert_msg(r == t[i].r, "case %zu: %d", i, r);
+                if (t[i].out)
+                        ck_assert_str_eq(s, t[i].out);
+                free(s);
+        }
+}
+
 START_TEST(test_utf16) {
-        static const struct {
-                const char *in;
-                size_t size;
-                int r;
-                const char *out;
-        } t[] = {
+        static const DecodeCase t[] = {
                 { "B\0o\0o\0t\0", 8, 0, "Boot" },
                 { "d\0b\0\0\0x\0", 8, 0, "db" },                        /* stops at NUL */
                 { "\xe9\0", 2, 0, "\xc3\xa9" },                         /* é */
@@ -620,24 +623,12 @@ START_TEST(test_utf16) {
                 { "A\0B", 3, -EBADMSG, NULL },
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                char *s = NULL;
-
-                ck_assert_int_eq(eventlog_utf16_to_utf8((const uint8_t *) t[i].in, t[i].size, &s), t[i].r);
-                if (t[i].out)
-                        ck_assert_str_eq(s, t[i].out);
-                free(s);
-        }
+        check_decoder(eventlog_utf16_to_utf8, t, ELEMENTSOF(t));
 }
 END_TEST
 
 START_TEST(test_decode_string) {
-        static const struct {
-                const char *in;
-                size_t size;
-                int r;
-                const char *out;
-        } t[] = {
+        static const DecodeCase t[] = {
                 { "grub_cmd: linux /vmlinuz", 25, 0, "grub_cmd: linux /vmlinuz" },
                 { "MokList\0", 8, 0, "MokList" },
                 { "Calling EFI Application from Boot Option", 40, 0, "Calling EFI Application from Boot Option" },
@@ -656,15 +647,7 @@ START_TEST(test_decode_string) {
                 { "x\x7f", 2, -EBADMSG, NULL },
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                char *s = NULL;
-                int r = eventlog_decode_string((const uint8_t *) t[i].in, t[i].size, &s);
-
-                ck_assert_msg(r == t[i].r, "case %zu: %d", i, r);
-                if (t[i].out)
-                        ck_assert_str_eq(s, t[i].out);
-                free(s);
-        }
+        check_decoder(eventlog_decode_string, t, ELEMENTSOF(t));
 }
 END_TEST
 
@@ -904,17 +887,13 @@ static Suite *eventlog_suite(size_t n_logs) {
 
 int main(void) {
         struct json_object *index = json_object_from_file(EVENTLOGS "/INDEX.json");
-        SRunner *sr;
-        int failed;
+        int r;
 
         if (!index || !json_object_object_get_ex(index, "logs", &index_logs)) {
                 fprintf(stderr, "cannot read %s/INDEX.json\n", EVENTLOGS);
                 return EXIT_FAILURE;
         }
-        sr = srunner_create(eventlog_suite(json_object_array_length(index_logs)));
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
+        r = check_run(eventlog_suite(json_object_array_length(index_logs)));
         json_object_put(index);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return r;
 }

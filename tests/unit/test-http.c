@@ -2,95 +2,27 @@
 /* Unit tests for http.c against a real loopback HTTPS server (tests/data/https-test-server.py) with
  * its own test CA: TLS checks, errno mapping, size caps, timeouts, Retry-After and cancellation. */
 #include <check.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
+#include "check-main.h"
 #include "http.h"
+#include "https-server-fixture.h"
 #include "log.h"
-
-#define PYTHON "/usr/bin/python3"
-#define GET(u) (&(HttpRequestSpec) { .method = HTTP_GET, .url = (u) })
-
-static struct {
-        pid_t pid;
-        int stdin_fd;
-        char dir[64];
-        unsigned https_port, http_port;
-} server = { .pid = -1, .stdin_fd = -1 };
-
-/* Starts the test server once for the whole run (the forked tests inherit it). Returns false when
- * it cannot run here (no python3 or python3-cryptography): the test then skips. */
-static bool server_start(void) {
-        int in[2], out[2];
-        char line[128] = {};
-        size_t n = 0;
-
-        strcpy(server.dir, "/tmp/attestd-test-http-XXXXXX");
-        if (!mkdtemp(server.dir) || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
-                return false;
-        server.pid = fork();
-        if (server.pid == 0) {
-                dup2(in[0], STDIN_FILENO);
-                dup2(out[1], STDOUT_FILENO);
-                execl(PYTHON, PYTHON, TESTSRCDIR "/data/https-test-server.py", server.dir, (char *) NULL);
-                _exit(127);
-        }
-        close(in[0]);
-        close(out[1]);
-        server.stdin_fd = in[1];
-        while (n < sizeof line - 1 && !strchr(line, '\n')) {
-                struct pollfd p = { .fd = out[0], .events = POLLIN };
-                ssize_t k;
-
-                if (poll(&p, 1, 30000) <= 0)
-                        break;
-                k = read(out[0], line + n, sizeof line - 1 - n);
-                if (k <= 0)
-                        break;
-                n += k;
-        }
-        close(out[0]);
-        return sscanf(line, "READY %u %u", &server.https_port, &server.http_port) == 2;
-}
-
-static void server_stop(void) {
-        char cmd[128];
-
-        if (server.stdin_fd >= 0)
-                close(server.stdin_fd);         /* the server exits on EOF ... */
-        if (server.pid > 0) {
-                kill(server.pid, SIGTERM);      /* ... or now */
-                waitpid(server.pid, NULL, 0);
-        }
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", server.dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "Failed to remove %s.\n", server.dir);
-}
 
 static char *file_in_dir(const char *name) {
         char *s;
-        ck_assert_int_ge(asprintf(&s, "%s/%s", server.dir, name), 0);
+        ck_assert_int_ge(asprintf(&s, "%s/%s", https_server.dir, name), 0);
         return s;
 }
 
 static char *url(const char *path) {
         char *s;
-        ck_assert_int_ge(asprintf(&s, "https://127.0.0.1:%u%s", server.https_port, path), 0);
+        ck_assert_int_ge(asprintf(&s, "https://127.0.0.1:%u%s", https_server.https_port, path), 0);
         return s;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
 /* What one request's callback saw. */
@@ -351,8 +283,8 @@ START_TEST(test_transport_errors) {
         Outcome o;
 
         ck_assert_int_ge(asprintf(&u, "https://%s:%u/json", t->host,
-                                  t->port == PORT_HTTPS ? server.https_port :
-                                  t->port == PORT_PLAIN ? server.http_port : closed_port()), 0);
+                                  t->port == PORT_HTTPS ? https_server.https_port :
+                                  t->port == PORT_PLAIN ? https_server.http_port : closed_port()), 0);
 
         fetch(t->ca_name, NULL, GET(u), &o);
         ck_assert_msg(o.error == t->expect, "%s: got %d (%s), want %d", t->name, o.error, strna(o.error_text),
@@ -478,7 +410,7 @@ START_TEST(test_plain_http_link_local_only) {
         _cleanup_free_ char *u = NULL;
         Outcome o;
 
-        ck_assert_int_ge(asprintf(&u, "http://127.0.0.1:%u/echo", server.http_port), 0);
+        ck_assert_int_ge(asprintf(&u, "http://127.0.0.1:%u/echo", https_server.http_port), 0);
         fetch(NULL, NULL, &(HttpRequestSpec) { .method = HTTP_GET, .url = u, .allow_http = true }, &o);
         ck_assert_int_eq(o.error, 0);
         ck_assert_int_eq(o.status, 200);
@@ -523,22 +455,6 @@ typedef struct Lifecycle {
         unsigned calls;
         bool done;
 } Lifecycle;
-
-/* Runs E with sd_event_run() until *DONE is set, failing after USEC; with DONE == NULL simply runs
- * it for USEC. (An sd_event_loop() that was exited cannot be entered again.) */
-static void run_until(sd_event *e, const bool *done, uint64_t usec) {
-        uint64_t end = now_usec() + usec;
-
-        while (!(done && *done)) {
-                uint64_t n = now_usec();
-
-                if (n >= end) {
-                        ck_assert_msg(!done, "timed out waiting for a callback");
-                        break;
-                }
-                ck_assert_int_ge(sd_event_run(e, end - n), 0);
-        }
-}
 
 static int on_cancel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Lifecycle *l = userdata;
@@ -621,6 +537,19 @@ START_TEST(test_client_free_with_pending) {
 }
 END_TEST
 
+/* A stalled request, then a /json one whose callback ON_JSON frees things; runs until that callback
+ * is done. With OWN, l->b and l->a hold the two requests. */
+static void start_free_from_callback(Lifecycle *l, http_done_fn on_json, bool own) {
+        _cleanup_free_ char *json = url("/json"), *stall = url("/stall");
+
+        ck_assert_int_ge(sd_event_new(&l->event), 0);
+        l->client = client_new(l->event, "ca.pem", NULL);
+        ck_assert_int_eq(http_request(l->client, GET(stall), on_done_never, NULL, own ? &l->b : NULL), 0);
+        ck_assert_int_eq(http_request(l->client, GET(json), on_json, l, own ? &l->a : NULL), 0);
+        run_until(l->event, &l->done, 20 * USEC_PER_SEC);
+        ck_assert_uint_eq(l->calls, 1);
+}
+
 static void on_done_free_both(HttpRequest *r, HttpResult *res, void *userdata) {
         Lifecycle *l = userdata;
 
@@ -633,17 +562,9 @@ static void on_done_free_both(HttpRequest *r, HttpResult *res, void *userdata) {
 }
 
 START_TEST(test_free_from_callback) {
-        _cleanup_free_ char *json = url("/json"), *stall = url("/stall");
         Lifecycle l = {};
 
-        ck_assert_int_ge(sd_event_new(&l.event), 0);
-        l.client = client_new(l.event, "ca.pem", NULL);
-        ck_assert_int_eq(http_request(l.client, GET(stall), on_done_never,
-                                      NULL, &l.b), 0);
-        ck_assert_int_eq(http_request(l.client, GET(json),
-                                      on_done_free_both, &l, &l.a), 0);
-        run_until(l.event, &l.done, 20 * USEC_PER_SEC);
-        ck_assert_uint_eq(l.calls, 1);
+        start_free_from_callback(&l, on_done_free_both, true);
         ck_assert_ptr_null(l.a);
         ck_assert_ptr_null(l.b);
         run_until(l.event, NULL, 100 * USEC_PER_MSEC);
@@ -662,17 +583,9 @@ static void on_done_free_client(HttpRequest *r, HttpResult *res, void *userdata)
 }
 
 START_TEST(test_client_free_from_callback) {
-        _cleanup_free_ char *json = url("/json"), *stall = url("/stall");
         Lifecycle l = {};
 
-        ck_assert_int_ge(sd_event_new(&l.event), 0);
-        l.client = client_new(l.event, "ca.pem", NULL);
-        ck_assert_int_eq(http_request(l.client, GET(stall), on_done_never,
-                                      NULL, NULL), 0);
-        ck_assert_int_eq(http_request(l.client, GET(json),
-                                      on_done_free_client, &l, NULL), 0);
-        run_until(l.event, &l.done, 20 * USEC_PER_SEC);
-        ck_assert_uint_eq(l.calls, 1);
+        start_free_from_callback(&l, on_done_free_client, false);
         ck_assert_ptr_null(l.client);
         run_until(l.event, NULL, 100 * USEC_PER_MSEC);
         sd_event_unref(l.event);
@@ -758,24 +671,12 @@ static Suite *http_suite(void) {
 }
 
 int main(void) {
-        static const char *const proxy_vars[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                                                  "ALL_PROXY", "no_proxy", "NO_PROXY" };
-        int failed;
+        int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(proxy_vars); i++)
-                unsetenv(proxy_vars[i]);
-        if (access(PYTHON, X_OK) < 0 || !server_start()) {
-                fprintf(stderr, "Cannot start %s/data/https-test-server.py with " PYTHON ", skipping.\n",
-                        TESTSRCDIR);
-                server_stop();
-                return 77;
-        }
+        if (!https_server_start("http"))
+                return EXIT_TEST_SKIP;
         log_set_max_level(LOG_ERR);
-
-        SRunner *sr = srunner_create(http_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        server_stop();
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        r = check_run(http_suite());
+        https_server_stop();
+        return r;
 }

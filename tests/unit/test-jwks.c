@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include "b64.h"
+#include "check-main.h"
 #include "jwks.h"
 #include "jwt-test-util.h"
 
@@ -195,27 +196,20 @@ static void keys_teardown(void) {
 static char *expand(const char *t) {
         static const char *const names[] = { "@N@", "@E@", "@XT@", "@X@", "@EC@" };
         const char *values[] = { n_b64, e_b64, x5c0_trailing, x5c0, ec_cert_b64 };
-        char *out = strdup(t), *p;
+        char *out = strdup(t);
 
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                while ((p = strstr(out, names[i]))) {
-                        char *n = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char *n = tu_replace_all(out, names[i], values[i]);
 
-                        ck_assert_int_ge(asprintf(&n, "%.*s%s%s", (int) (p - out), out, values[i],
-                                                  p + strlen(names[i])), 0);
-                        free(out);
-                        out = n;
-                }
+                free(out);
+                out = n;
+        }
         return out;
 }
 
 #define NE "\"n\":\"@N@\",\"e\":\"@E@\""
 
-static const struct {
-        const char *name, *text;
-        int r;
-        const char *reason;
-} jwks_cases[] = {
+static const ReasonCase jwks_cases[] = {
         { "n/e key", "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\"," NE "}]}", 0, NULL },
         { "x5c key", "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"x5c\":[\"@X@\"]}]}", 0, NULL },
         { "extra members", "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"use\":\"sig\",\"alg\":\"RS256\",\"x5t\":\"q\"," NE "}],\"x\":1}", 0, NULL },
@@ -269,7 +263,7 @@ static const struct {
 
 START_TEST(test_jwks_cases) {
         _cleanup_(jwks_freep) Jwks *jwks = NULL;
-        _cleanup_free_ char *reason = NULL, *text = expand(jwks_cases[_i].text);
+        _cleanup_free_ char *reason = NULL, *text = expand(jwks_cases[_i].input);
         int r;
 
         r = jwks_parse(text, strlen(text), &jwks, &reason);
@@ -390,11 +384,5 @@ static Suite *jwks_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(jwks_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run(jwks_suite());
 }

@@ -4,6 +4,7 @@
 #include <check.h>
 
 #include "b64.h"
+#include "check-main.h"
 #include "jwt-test-util.h"
 #include "jwt.h"
 
@@ -11,11 +12,7 @@
 #define P "e30"                         /* {} */
 #define S "c2ln"                        /* "sig" */
 
-static const struct {
-        const char *name, *input;
-        int r;
-        const char *reason;
-} compact_cases[] = {
+static const ReasonCase compact_cases[] = {
         { "minimal", H "." P "." S, 0, NULL },
         { "empty signature (unsecured JWS)", H "." P ".", 0, NULL },
         { "empty", "", -EBADMSG, "token has 1 part, a JWS needs exactly 3 separated by '.'" },
@@ -289,11 +286,5 @@ static Suite *jwt_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(jwt_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run(jwt_suite());
 }

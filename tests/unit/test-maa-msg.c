@@ -6,6 +6,7 @@
 #include <openssl/rsa.h>
 
 #include "b64.h"
+#include "check-main.h"
 #include "cleanup.h"
 #include "maa-msg.h"
 
@@ -72,12 +73,15 @@ START_TEST(test_parse_recorded_challenges) {
 }
 END_TEST
 
-static char *envelope_of(const char *inner) {
-        _cleanup_free_ char *enc = NULL;
-        char *s;
+/* The payload of a reply whose data is INNER; the envelope itself must parse. */
+static json_object *payload_of(const char *inner) {
+        _cleanup_free_ char *enc = NULL, *body = NULL;
+        json_object *p = NULL;
+
         ck_assert_int_eq(b64url_encode(inner, strlen(inner), &enc), 0);
-        ck_assert_int_ge(asprintf(&s, "{\"data\":\"%s\"}", enc), 0);
-        return s;
+        ck_assert_int_ge(asprintf(&body, "{\"data\":\"%s\"}", enc), 0);
+        ck_assert_int_eq(maa_parse_envelope(body, strlen(body), &p, NULL), 0);
+        return p;
 }
 
 START_TEST(test_envelope_rejects) {
@@ -135,10 +139,9 @@ START_TEST(test_challenge_rejects) {
                 "{\"payload\":{\"challenge\":[],\"service_context\":\"x\"}}",
         };
         for (size_t i = 0; i < ELEMENTSOF(inners); i++) {
-                _cleanup_free_ char *body = envelope_of(inners[i]), *ctx = NULL, *reason = NULL;
-                _cleanup_(json_object_putp) json_object *p = NULL;
+                _cleanup_(json_object_putp) json_object *p = payload_of(inners[i]);
+                _cleanup_free_ char *ctx = NULL, *reason = NULL;
                 _cleanup_buffer_ Buffer c = {};
-                ck_assert_int_eq(maa_parse_envelope(body, strlen(body), &p, NULL), 0);
                 ck_assert_msg(maa_parse_challenge(p, &c, &ctx, &reason) == -EBADMSG, "accepted %s", inners[i]);
                 ck_assert_ptr_nonnull(reason);
         }
@@ -307,21 +310,19 @@ START_TEST(test_report) {
                 "{\"payload\":{\"report\":\"\"}}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                _cleanup_free_ char *body = envelope_of(bad[i]), *report = NULL, *reason = NULL;
-                _cleanup_(json_object_putp) json_object *p = NULL;
-                ck_assert_int_eq(maa_parse_envelope(body, strlen(body), &p, NULL), 0);
+                _cleanup_(json_object_putp) json_object *p = payload_of(bad[i]);
+                _cleanup_free_ char *report = NULL, *reason = NULL;
                 ck_assert_int_eq(maa_parse_report(p, &report, &reason), -EBADMSG);
                 ck_assert_ptr_nonnull(reason);
         }
-        _cleanup_free_ char *body = envelope_of("{\"payload\":{\"report\":\"a.b.c\"}}"), *report = NULL;
-        _cleanup_(json_object_putp) json_object *p = NULL;
-        ck_assert_int_eq(maa_parse_envelope(body, strlen(body), &p, NULL), 0);
+        _cleanup_(json_object_putp) json_object *p = payload_of("{\"payload\":{\"report\":\"a.b.c\"}}");
+        _cleanup_free_ char *report = NULL;
         ck_assert_int_eq(maa_parse_report(p, &report, NULL), 0);
         ck_assert_str_eq(report, "a.b.c");
 }
 END_TEST
 
-int main(void) {
+static Suite *maa_msg_suite(void) {
         Suite *s = suite_create("maa-msg");
         TCase *tc = tcase_create("recorded");
         tcase_add_test(tc, test_init_matches_recorded_request);
@@ -338,10 +339,9 @@ int main(void) {
         tcase_add_test(tc, test_request_jws);
         tcase_add_test(tc, test_qualifying_data);
         suite_add_tcase(s, tc);
+        return s;
+}
 
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+int main(void) {
+        return check_run(maa_msg_suite());
 }

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "check-main.h"
 #include "measure-log.h"
 
 #define RS "\x1e"
@@ -330,11 +331,5 @@ static Suite *measure_log_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(measure_log_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run(measure_log_suite());
 }

@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include "check-main.h"
 #include "pcrs.h"
 
 START_TEST(test_alg_table) {
@@ -157,11 +158,5 @@ static Suite *pcrs_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(pcrs_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run(pcrs_suite());
 }

@@ -5,6 +5,7 @@
 #include <openssl/core_names.h>
 
 #include "b64.h"
+#include "check-main.h"
 #include "jwt-test-util.h"
 #include "token.h"
 
@@ -343,11 +344,7 @@ START_TEST(test_own_valid) {
 }
 END_TEST
 
-static const struct {
-        const char *name, *header;
-        int r;
-        const char *reason;
-} header_cases[] = {
+static const ReasonCase header_cases[] = {
         { "baseline", HDR, 0, NULL },
         { "no jku", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\"}", 0, NULL },
         { "x5c in header ignored", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[\"AAAA\"],\"jwk\":{}}", 0, NULL },
@@ -380,7 +377,7 @@ static const struct {
 };
 
 START_TEST(test_header_cases) {
-        _cleanup_free_ char *compact = own_token(header_cases[_i].header, CLAIMS_OK);
+        _cleanup_free_ char *compact = own_token(header_cases[_i].input, CLAIMS_OK);
         TokenExpect e = { .issuer = TEST_ISSUER, .skew_usec = SKEW };
 
         expect_verify(compact, own_jwks, &e, NOW, header_cases[_i].r, header_cases[_i].reason);
@@ -408,11 +405,7 @@ END_TEST
 #define C_(members) "{\"iss\":\"" TEST_ISSUER "\",\"iat\":1699999990,\"nbf\":1699999990" members "}"
 #define C_EXP(members) C_(",\"exp\":1700003600" members)
 
-static const struct {
-        const char *name, *claims;
-        int r;
-        const char *reason;
-} claims_cases[] = {
+static const ReasonCase claims_cases[] = {
         { "baseline", C_EXP(""), 0, NULL },
         { "iss trailing slash", "{\"iss\":\"" TEST_ISSUER "/\",\"exp\":1700003600}", 0, NULL },
         { "iss missing", "{\"exp\":1700003600}", -EBADMSG, "claims have no iss" },
@@ -444,7 +437,7 @@ static const struct {
 };
 
 START_TEST(test_claims_cases) {
-        _cleanup_free_ char *compact = own_token(HDR, claims_cases[_i].claims);
+        _cleanup_free_ char *compact = own_token(HDR, claims_cases[_i].input);
         TokenExpect e = { .issuer = TEST_ISSUER, .skew_usec = SKEW };
 
         expect_verify(compact, own_jwks, &e, NOW, claims_cases[_i].r, claims_cases[_i].reason);
@@ -452,11 +445,7 @@ START_TEST(test_claims_cases) {
 END_TEST
 
 /* cnf cases: @N@/@E@ are our key's n/e, @N0@ is n with a leading zero octet, @M@ another key's n. */
-static const struct {
-        const char *name, *cnf;
-        int r;
-        const char *reason;
-} cnf_cases[] = {
+static const ReasonCase cnf_cases[] = {
         { "same text", "{\"jwk\":{\"kty\":\"RSA\",\"n\":\"@N@\",\"e\":\"@E@\"}}", 0, NULL },
         { "reordered, extra members", "{ \"jwk\" : {\"e\":\"@E@\", \"alg\":\"PS256\",\"n\":\"@N@\",\"kty\":\"RSA\",\"kid\":\"k\"} }", 0, NULL },
         { "n with leading zero octet", "{\"jwk\":{\"kty\":\"RSA\",\"n\":\"@N0@\",\"e\":\"@E@\"}}", 0, NULL },
@@ -473,19 +462,6 @@ static const struct {
         { "jwk string", "{\"jwk\":\"@N@\"}", -EBADMSG, "cnf.jwk is not an object" },
 };
 
-static char *replace_all(const char *s, const char *from, const char *to) {
-        char *out = strdup(s), *p;
-
-        while ((p = strstr(out, from))) {
-                char *n = NULL;
-
-                ck_assert_int_ge(asprintf(&n, "%.*s%s%s", (int) (p - out), out, to, p + strlen(from)), 0);
-                free(out);
-                out = n;
-        }
-        return out;
-}
-
 START_TEST(test_cnf_cases) {
         _cleanup_free_ char *n = tu_rsa_param(key, OSSL_PKEY_PARAM_RSA_N), *e = tu_rsa_param(key, OSSL_PKEY_PARAM_RSA_E);
         _cleanup_free_ char *m = tu_rsa_param(other_key, OSSL_PKEY_PARAM_RSA_N), *jwk = tu_jwk_json(key);
@@ -500,10 +476,10 @@ START_TEST(test_cnf_cases) {
         memcpy(buf + 1, raw, size);
         n0 = tu_b64url(buf, size + 1);
 
-        t1 = replace_all(cnf_cases[_i].cnf, "@N0@", n0);
-        t2 = replace_all(t1, "@N@", n);
-        t3 = replace_all(t2, "@E@", e);
-        t4 = replace_all(t3, "@M@", m);
+        t1 = tu_replace_all(cnf_cases[_i].input, "@N0@", n0);
+        t2 = tu_replace_all(t1, "@N@", n);
+        t3 = tu_replace_all(t2, "@E@", e);
+        t4 = tu_replace_all(t3, "@M@", m);
         ck_assert_int_ge(asprintf(&claims, C_EXP(",\"cnf\":%s"), t4), 0);
         compact = own_token(HDR, claims);
         expect_verify(compact, own_jwks, &ex, NOW, cnf_cases[_i].r, cnf_cases[_i].reason);
@@ -547,11 +523,7 @@ START_TEST(test_cnf_ec) {
 }
 END_TEST
 
-static const struct {
-        const char *name, *members;
-        int r;
-        const char *reason;
-} nonce_cases[] = {
+static const ReasonCase nonce_cases[] = {
         { "rp_data equal", ",\"rp_data\":\"" NONCE "\"", 0, NULL },
         { "rp_data padded", ",\"rp_data\":\"" NONCE "=\"", 0, NULL },
         { "nonce only", ",\"nonce\":\"" NONCE "\"", 0, NULL },
@@ -567,7 +539,7 @@ START_TEST(test_nonce_cases) {
         _cleanup_free_ char *claims = NULL, *compact = NULL;
         TokenExpect e = { .issuer = TEST_ISSUER, .skew_usec = SKEW, .rp_data = NONCE };
 
-        ck_assert_int_ge(asprintf(&claims, C_EXP("%s"), nonce_cases[_i].members), 0);
+        ck_assert_int_ge(asprintf(&claims, C_EXP("%s"), nonce_cases[_i].input), 0);
         compact = own_token(HDR, claims);
         expect_verify(compact, own_jwks, &e, NOW, nonce_cases[_i].r, nonce_cases[_i].reason);
 }
@@ -639,11 +611,5 @@ static Suite *token_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(token_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run(token_suite());
 }

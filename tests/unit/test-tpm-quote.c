@@ -13,46 +13,13 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tpm2_types.h>
 
-#include "log.h"
+#include "check-main.h"
 #include "quote-verify.h"
-#include "swtpm-fixture.h"
 #include "tpm-ak.h"
+#include "tpm-test-util.h"
 #include "tpm.h"
 
-#define AK_HANDLE UINT32_C(0x81000003)
-
-static SwtpmFixture tpm;
 static bool have_tools;
-
-static void tpm_setup(void) {
-        int r = swtpm_start(&tpm);
-        ck_assert_msg(r == 0, "swtpm_start: %s", strerror(-r));
-}
-
-static void tpm_teardown(void) {
-        swtpm_destroy(&tpm);
-}
-
-static TpmContext *open_tpm(void) {
-        _cleanup_free_ char *msg = NULL;
-        TpmContext *t = NULL;
-        int r = tpm_context_new_full(tpm.tcti, &t, &msg);
-        ck_assert_msg(r == 0, "tpm_context_new(%s): %s", tpm.tcti, strna(msg));
-        return t;
-}
-
-static size_t count_handles(TpmContext *t, uint32_t first) {
-        _cleanup_free_ uint32_t *h = NULL;
-        size_t n = 0;
-        ck_assert_int_eq(tpm_get_handles(t, first, &h, &n), 0);
-        return n;
-}
-
-static void assert_no_transients(TpmContext *t) {
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_LOADED_SESSION_FIRST), 0);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_ACTIVE_SESSION_FIRST), 0);
-}
 
 static const uint8_t nonce[32] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 static const uint16_t two_banks[] = { TPM_ALG_SHA256, TPM_ALG_SHA1 };
@@ -93,17 +60,17 @@ static void check_good_quote(TpmContext *t, AkAlgorithm alg) {
         ck_assert_int_eq(info.reset_count, 1);     /* a fresh swtpm has been started once */
         ck_assert_int_gt(info.clock, 0);
         ck_assert(info.safe);
-        assert_no_transients(t);
+        tpm_test_assert_no_transients(t);
 }
 
 START_TEST(test_quote_rsa) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         check_good_quote(t, AK_ALG_RSA);
 }
 END_TEST
 
 START_TEST(test_quote_ecc) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         check_good_quote(t, AK_ALG_ECC);
 }
 END_TEST
@@ -114,7 +81,7 @@ START_TEST(test_quote_after_reboot) {
         TpmQuote q = {};
         QuoteInfo before = {}, after = {};
         uint8_t zeros[32] = {};
-        TpmContext *t = open_tpm();
+        TpmContext *t = tpm_test_open();
 
         make_quote(t, AK_ALG_ECC, &ak, &q);
         ck_assert_int_eq(quote_verify(q.attest.data, q.attest.size, q.signature.data, q.signature.size,
@@ -125,7 +92,7 @@ START_TEST(test_quote_after_reboot) {
 
         ck_assert_int_eq(swtpm_reboot(&tpm), 0);
 
-        t = open_tpm();
+        t = tpm_test_open();
         ck_assert_int_eq(tpm_quote(t, ak, 0xFFFFFF, two_banks, 2, nonce, sizeof nonce, &q), 0);
         ck_assert_int_eq(quote_verify(q.attest.data, q.attest.size, q.signature.data, q.signature.size,
                                       tpm_ak_get_pkey(ak), nonce, sizeof nonce, &q.pcrs, &after, NULL), 0);
@@ -137,7 +104,7 @@ START_TEST(test_quote_after_reboot) {
 END_TEST
 
 START_TEST(test_quote_nonce_sizes) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         _cleanup_(tpm_ak_freep) TpmAk *ak = NULL;
         uint8_t big[65] = { 1 };
         uint16_t bank = TPM_ALG_SHA256;
@@ -230,7 +197,7 @@ static const TamperCase tamper_cases[] = {
 };
 
 START_TEST(test_quote_tampered) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         _cleanup_(tpm_ak_freep) TpmAk *ak = NULL;
         _cleanup_(tpm_quote_done) TpmQuote q = {};
         static Material orig;
@@ -276,7 +243,7 @@ START_TEST(test_quote_tampered) {
 END_TEST
 
 START_TEST(test_public_blob) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         _cleanup_(tpm_ak_freep) TpmAk *ak = NULL;
         uint8_t buf[1024];
         TPMT_PUBLIC pub;
@@ -304,7 +271,7 @@ END_TEST
 /* ------------------------------------------------------------------ no leaks on error paths */
 
 START_TEST(test_quote_errors_leak_nothing) {
-        TpmContext *t = open_tpm();
+        TpmContext *t = tpm_test_open();
         TpmAk *ak = NULL, *other = NULL;
         uint16_t bank = TPM_ALG_SHA256, sm3 = TPM_ALG_SM3_256, bad = 0x1234;
         uint8_t big[65] = {};
@@ -323,13 +290,13 @@ START_TEST(test_quote_errors_leak_nothing) {
                 Buffer cert = {};
                 ck_assert_int_eq(tpm_ak_read_cert_nv(t, 0x01C101D0, &cert), 0);
                 ck_assert_int_eq(tpm_ak_read_cert_nv(t, 0x81000003, &cert), -EINVAL);
-                assert_no_transients(t);
+                tpm_test_assert_no_transients(t);
         }
         ck_assert_ptr_null(q.attest.data);
         ck_assert(!tpm_context_is_broken(t));
         ck_assert_int_eq(tpm_quote(t, ak, 0xFF, &bank, 1, NULL, 0, &q), 0);
         tpm_quote_done(&q);
-        assert_no_transients(t);
+        tpm_test_assert_no_transients(t);
         tpm_context_free(t);
         tpm_ak_free(ak);
 }
@@ -337,7 +304,7 @@ END_TEST
 
 /* The AK's handle emptied, then refilled with another key: the old TpmAk must be refused. */
 START_TEST(test_quote_ak_replaced) {
-        TpmContext *t = open_tpm();
+        TpmContext *t = tpm_test_open();
         TpmAk *ak = NULL, *other = NULL;
         uint16_t bank = TPM_ALG_SHA256;
         TpmQuote q = {};
@@ -346,14 +313,14 @@ START_TEST(test_quote_ak_replaced) {
         t = tpm_context_free(t);
         ck_assert_int_eq(swtpm_run(&tpm, "tpm2_evictcontrol -Q -C o -c 0x%x", AK_HANDLE), 0);
 
-        t = open_tpm();
+        t = tpm_test_open();
         for (int i = 0; i < 5; i++)
                 ck_assert_int_eq(tpm_quote(t, ak, 0xFF, &bank, 1, NULL, 0, &q), -ENOENT);
         ck_assert_int_eq(tpm_ak_load_or_create(t, AK_HANDLE, AK_ALG_ECC, &other), 1);
         for (int i = 0; i < 5; i++)
                 ck_assert_int_eq(tpm_quote(t, ak, 0xFF, &bank, 1, NULL, 0, &q), -EKEYREJECTED);
         ck_assert_ptr_nonnull(strstr(tpm_context_last_error(t), "no longer holds"));
-        assert_no_transients(t);
+        tpm_test_assert_no_transients(t);
         ck_assert_int_eq(tpm_quote(t, other, 0xFF, &bank, 1, NULL, 0, &q), 0);
         tpm_quote_done(&q);
         tpm_ak_free(other);
@@ -393,7 +360,7 @@ static void write_pcr_values(const char *dir, const TpmQuote *q) {
 START_TEST(test_tpm2_checkquote) {
         _cleanup_(tpm_ak_freep) TpmAk *ak = NULL;
         _cleanup_(tpm_quote_done) TpmQuote q = {};
-        TpmContext *t = open_tpm();
+        TpmContext *t = tpm_test_open();
 
         make_quote(t, AK_ALG_RSA, &ak, &q);
         t = tpm_context_free(t);
@@ -442,7 +409,7 @@ START_TEST(test_ak_parent_is_standard_ek) {
         fclose(f);
         ck_assert_int_eq(n, 34);
 
-        t = open_tpm();
+        t = tpm_test_open();
         make_quote(t, AK_ALG_RSA, &ak, &q);
         tpm_context_free(t);
 
@@ -521,10 +488,7 @@ static Suite *quote_suite(void) {
         Suite *s = suite_create("tpm-quote");
         TCase *tc;
 
-        tc = tcase_create("quote");
-        tcase_add_unchecked_fixture(tc, test_tmpdir_setup, test_tmpdir_teardown);
-        tcase_add_checked_fixture(tc, tpm_setup, tpm_teardown);
-        tcase_set_timeout(tc, 60);
+        tc = tpm_test_add_tcase(s, "quote");
         tcase_add_test(tc, test_quote_rsa);
         tcase_add_test(tc, test_quote_ecc);
         tcase_add_test(tc, test_quote_after_reboot);
@@ -532,42 +496,23 @@ static Suite *quote_suite(void) {
         tcase_add_test(tc, test_quote_tampered);
         tcase_add_test(tc, test_public_blob);
         tcase_add_test(tc, test_quote_errors_leak_nothing);
-        suite_add_tcase(s, tc);
 
         if (have_tools) {
-                tc = tcase_create("quote+tpm2-tools");
-                tcase_add_unchecked_fixture(tc, test_tmpdir_setup, test_tmpdir_teardown);
-                tcase_add_checked_fixture(tc, tpm_setup, tpm_teardown);
-                tcase_set_timeout(tc, 60);
+                tc = tpm_test_add_tcase(s, "quote+tpm2-tools");
                 tcase_add_test(tc, test_quote_ak_replaced);
                 tcase_add_test(tc, test_tpm2_checkquote);
                 tcase_add_test(tc, test_ak_parent_is_standard_ek);
                 /* Only under make check, which exports top_builddir and has built attestctl. */
                 if (getenv("top_builddir"))
                         tcase_add_test(tc, test_attestctl);
-                suite_add_tcase(s, tc);
         }
         return s;
 }
 
 int main(void) {
-        int failed;
-
-        if (!swtpm_available()) {
-                fprintf(stderr, "swtpm not found, skipping.\n");
+        if (!tpm_test_init())
                 return EXIT_TEST_SKIP;
-        }
-        have_tools = program_available("tpm2_checkquote") && program_available("tpm2_createek");
-        if (!have_tools)
-                fprintf(stderr, "tpm2-tools not found: skipping the cross-checks with tpm2_checkquote.\n");
-
-        log_set_target_stderr();
-        if (getenv("ATTESTD_TEST_DEBUG"))
-                log_set_max_level(LOG_DEBUG);
-
-        SRunner *sr = srunner_create(quote_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        have_tools = tpm_test_have_tools("tpm2_checkquote", "tpm2_createek",
+                                         "the cross-checks with tpm2_checkquote");
+        return check_run(quote_suite());
 }

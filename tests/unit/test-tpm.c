@@ -16,41 +16,15 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "b64.h"
-#include "log.h"
+#include "check-main.h"
 #include "quote-verify.h"
-#include "swtpm-fixture.h"
 #include "tpm-ak.h"
+#include "tpm-test-util.h"
 #include "tpm.h"
 
-#define AK_HANDLE UINT32_C(0x81000003)
 #define AK_CERT_NV UINT32_C(0x01C101D0)
 
-static SwtpmFixture tpm;
 static bool have_tools;
-
-static void tpm_teardown(void) {
-        swtpm_destroy(&tpm);
-}
-
-static void tpm_setup(void) {
-        int r = swtpm_start(&tpm);
-        ck_assert_msg(r == 0, "swtpm_start: %s", strerror(-r));
-}
-
-static TpmContext *open_tpm(void) {
-        _cleanup_free_ char *msg = NULL;
-        TpmContext *t = NULL;
-        int r = tpm_context_new_full(tpm.tcti, &t, &msg);
-        ck_assert_msg(r == 0, "tpm_context_new(%s): %s", tpm.tcti, strna(msg));
-        return t;
-}
-
-static size_t count_handles(TpmContext *t, uint32_t first) {
-        _cleanup_free_ uint32_t *h = NULL;
-        size_t n = 0;
-        ck_assert_int_eq(tpm_get_handles(t, first, &h, &n), 0);
-        return n;
-}
 
 static void make_tmpdir(char *buf, size_t size) {
         snprintf(buf, size, "%s/test-tpm-XXXXXX", getenv("TMPDIR") ?: "/tmp");
@@ -186,7 +160,7 @@ END_TEST
 /* ------------------------------------------------------------------ basic commands */
 
 START_TEST(test_random) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         uint8_t a[200] = {}, b[200] = {}, zero[200] = {};
 
         /* More than one TPM2_GetRandom's worth (the TPM caps each call at a digest size). */
@@ -218,7 +192,7 @@ END_TEST
 
 /* swtpm going away under an open context: an error, and the context says it is unusable. */
 START_TEST(test_tpm_gone) {
-        TpmContext *t = open_tpm();
+        TpmContext *t = tpm_test_open();
         uint32_t counter;
 
         ck_assert_int_eq(tpm_pcr_read_counter(t, &counter), 0);
@@ -240,7 +214,7 @@ static bool has_bank(const uint16_t *banks, size_t n, uint16_t alg) {
 }
 
 START_TEST(test_active_banks) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         uint16_t banks[PCR_BANKS_MAX];
         size_t n = 0;
 
@@ -253,7 +227,7 @@ START_TEST(test_active_banks) {
 END_TEST
 
 START_TEST(test_pcr_read_all_banks) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         uint16_t banks[PCR_BANKS_MAX];
         uint32_t counter = 0, counter2 = 0;
         uint8_t ones[PCR_DIGEST_MAX], zeros[PCR_DIGEST_MAX] = {};
@@ -304,7 +278,7 @@ static void sha256_extend(const uint8_t old[32], const uint8_t data[32], uint8_t
 }
 
 START_TEST(test_pcr_extend_counter) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         uint16_t banks[] = { TPM_ALG_SHA256, TPM_ALG_SHA1 };
         uint8_t digest[32], expect[32];
         uint32_t c0, c1, c2;
@@ -356,19 +330,19 @@ static const SelCase sel_cases[] = {
 };
 
 START_TEST(test_pcr_read_bad_selection) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         const SelCase *c = &sel_cases[_i];
         PcrSet set;
 
         int r = tpm_pcr_read(t, c->mask, c->banks, c->n, &set, NULL);
         ck_assert_msg(r == c->expect, "case %d: got %d, want %d (%s)", _i, r, c->expect, tpm_context_last_error(t));
         ck_assert_str_ne(tpm_context_last_error(t), "");
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
 }
 END_TEST
 
 START_TEST(test_reboot) {
-        TpmContext *t = open_tpm();
+        TpmContext *t = tpm_test_open();
         uint16_t bank = TPM_ALG_SHA256;
         uint8_t digest[32] = { 1 }, zeros[32] = {};
         PcrSet set;
@@ -380,7 +354,7 @@ START_TEST(test_reboot) {
 
         ck_assert_int_eq(swtpm_reboot(&tpm), 0);
 
-        t = open_tpm();
+        t = tpm_test_open();
         ck_assert_int_eq(tpm_pcr_read(t, UINT32_C(1) << 14, &bank, 1, &set, NULL), 0);
         ck_assert(memcmp(set.banks[0].values[14], zeros, 32) == 0);
         tpm_context_free(t);
@@ -421,17 +395,17 @@ static void check_spki(const TpmAk *ak) {
 }
 
 START_TEST(test_ak_created_once) {
-        TpmContext *t = open_tpm();
+        TpmContext *t = tpm_test_open();
         TpmAk *ak = NULL, *again = NULL;
-        size_t persistent = count_handles(t, TPM_HANDLE_PERSISTENT_FIRST);
+        size_t persistent = tpm_test_count_handles(t, TPM_HANDLE_PERSISTENT_FIRST);
 
         ck_assert_int_eq(tpm_ak_load(t, AK_HANDLE, &ak), -ENOENT);
         ck_assert_int_eq(tpm_ak_load_or_create(t, AK_HANDLE, AK_ALG_RSA, &ak), 1);
         ck_assert_int_eq(tpm_ak_get_handle(ak), AK_HANDLE);
         ck_assert_int_eq(tpm_ak_get_type(ak), TPM2_ALG_RSA);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), persistent + 1);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_LOADED_SESSION_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), persistent + 1);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_LOADED_SESSION_FIRST), 0);
         check_jwk_rsa(ak);
         check_spki(ak);
         t = tpm_context_free(t);
@@ -439,9 +413,9 @@ START_TEST(test_ak_created_once) {
         /* A second start of the same TPM (the daemon restarting after a reboot): reused, not re-created. */
         ck_assert_int_eq(swtpm_stop(&tpm), 0);
         ck_assert_int_eq(swtpm_start_in(&tpm, tpm.dir), 0);
-        t = open_tpm();
+        t = tpm_test_open();
         ck_assert_int_eq(tpm_ak_load_or_create(t, AK_HANDLE, AK_ALG_RSA, &again), 0);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), persistent + 1);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), persistent + 1);
         ck_assert_int_eq(tpm_ak_get_public(ak)->size, tpm_ak_get_public(again)->size);
         ck_assert(memcmp(tpm_ak_get_public(ak)->data, tpm_ak_get_public(again)->data, tpm_ak_get_public(ak)->size) == 0);
         ck_assert_str_eq(tpm_ak_get_jwk(ak), tpm_ak_get_jwk(again));
@@ -458,7 +432,7 @@ START_TEST(test_ak_created_once) {
 END_TEST
 
 START_TEST(test_ak_ecc) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         _cleanup_(tpm_ak_freep) TpmAk *ak = NULL;
         struct json_object *o, *v;
 
@@ -477,12 +451,12 @@ START_TEST(test_ak_ecc) {
                 ck_assert_int_eq(size, 32);    /* full width, even with a leading zero byte */
         }
         json_object_put(o);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
 }
 END_TEST
 
 START_TEST(test_ak_bad_handles) {
-        _cleanup_(tpm_context_freep) TpmContext *t = open_tpm();
+        _cleanup_(tpm_context_freep) TpmContext *t = tpm_test_open();
         TpmAk *ak = NULL;
 
         ck_assert_int_eq(tpm_ak_load(t, 0x80000001, &ak), -EINVAL);          /* transient range */
@@ -491,8 +465,8 @@ START_TEST(test_ak_bad_handles) {
         ck_assert_int_eq(tpm_ak_load_or_create(t, 0x81800000, AK_ALG_RSA, &ak), -EINVAL); /* platform range */
         ck_assert_int_eq(tpm_ak_load_or_create(t, 0x81000003, (AkAlgorithm) 7, &ak), -EINVAL);
         ck_assert_ptr_null(ak);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), 0);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
 }
 END_TEST
 
@@ -503,13 +477,13 @@ START_TEST(test_ak_refuses_non_ak_key) {
 
         ck_assert_int_eq(swtpm_run(&tpm, "cd %s && tpm2_createprimary -Q -C o -c p.ctx && "
                                    "tpm2_evictcontrol -Q -C o -c p.ctx 0x81000005 && tpm2_flushcontext -t", tpm.dir), 0);
-        t = open_tpm();
+        t = tpm_test_open();
         ck_assert_int_eq(tpm_ak_load(t, 0x81000005, &ak), -EKEYREJECTED);
         ck_assert_ptr_nonnull(strstr(tpm_context_last_error(t), "not a restricted"));
         /* Never replaced: load_or_create refuses too, and the key is still there. */
         ck_assert_int_eq(tpm_ak_load_or_create(t, 0x81000005, AK_ALG_RSA, &ak), -EKEYREJECTED);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), 1);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), 1);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
         tpm_context_free(t);
 }
 END_TEST
@@ -521,16 +495,14 @@ START_TEST(test_ak_create_failure_leaks_nothing) {
         TpmAk *ak = NULL;
 
         ck_assert_int_eq(swtpm_run(&tpm, "tpm2_changeauth -c o ownerpass"), 0);
-        t = open_tpm();
+        t = tpm_test_open();
         for (int i = 0; i < 5; i++) {
                 int r = tpm_ak_load_or_create(t, AK_HANDLE, AK_ALG_RSA, &ak);
                 ck_assert_msg(r == -EACCES, "attempt %d: %d %s", i, r, tpm_context_last_error(t));
                 ck_assert_ptr_nonnull(strstr(tpm_context_last_error(t), "EvictControl"));
-                ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
-                ck_assert_int_eq(count_handles(t, TPM_HANDLE_LOADED_SESSION_FIRST), 0);
-                ck_assert_int_eq(count_handles(t, TPM_HANDLE_ACTIVE_SESSION_FIRST), 0);
+                tpm_test_assert_no_transients(t);
         }
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_PERSISTENT_FIRST), 0);
         ck_assert(!tpm_context_is_broken(t));
         tpm_context_free(t);
 }
@@ -581,7 +553,7 @@ START_TEST(test_ak_cert_nv) {
                                    "&& tpm2_nvdefine -Q 0x01C10101 -C o -s 64 -a ownerread\\|ownerwrite",
                                    tpm.dir, AK_CERT_NV, cert.size + 100, AK_CERT_NV), 0);
 
-        t = open_tpm();
+        t = tpm_test_open();
         ck_assert_int_eq(tpm_ak_read_cert_nv(t, AK_CERT_NV, &got), 1);
         ck_assert_int_eq(got.size, cert.size);
         ck_assert(memcmp(got.data, cert.data, cert.size) == 0);
@@ -599,7 +571,7 @@ START_TEST(test_ak_cert_nv) {
         /* Not a certificate; not an NV handle. */
         ck_assert_int_eq(tpm_ak_read_cert_nv(t, 0x01C10100, &got), -EBADMSG);
         ck_assert_int_eq(tpm_ak_read_cert_nv(t, 0x81000003, &got), -EINVAL);
-        ck_assert_int_eq(count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
+        ck_assert_int_eq(tpm_test_count_handles(t, TPM_HANDLE_TRANSIENT_FIRST), 0);
         tpm_context_free(t);
 }
 END_TEST
@@ -671,10 +643,7 @@ static Suite *tpm_suite(void) {
         tcase_add_test(tc, test_ak_cert_file);
         suite_add_tcase(s, tc);
 
-        tc = tcase_create("swtpm");
-        tcase_add_unchecked_fixture(tc, test_tmpdir_setup, test_tmpdir_teardown);
-        tcase_add_checked_fixture(tc, tpm_setup, tpm_teardown);
-        tcase_set_timeout(tc, 60);
+        tc = tpm_test_add_tcase(s, "swtpm");
         tcase_add_test(tc, test_random);
         tcase_add_test(tc, test_tpm_gone);
         tcase_add_test(tc, test_active_banks);
@@ -685,39 +654,20 @@ static Suite *tpm_suite(void) {
         tcase_add_test(tc, test_ak_created_once);
         tcase_add_test(tc, test_ak_ecc);
         tcase_add_test(tc, test_ak_bad_handles);
-        suite_add_tcase(s, tc);
 
         if (have_tools) {
-                tc = tcase_create("swtpm+tpm2-tools");
-                tcase_add_unchecked_fixture(tc, test_tmpdir_setup, test_tmpdir_teardown);
-        tcase_add_checked_fixture(tc, tpm_setup, tpm_teardown);
-                tcase_set_timeout(tc, 60);
+                tc = tpm_test_add_tcase(s, "swtpm+tpm2-tools");
                 tcase_add_test(tc, test_ak_refuses_non_ak_key);
                 tcase_add_test(tc, test_ak_create_failure_leaks_nothing);
                 tcase_add_test(tc, test_ak_cert_nv);
-                suite_add_tcase(s, tc);
         }
         return s;
 }
 
 int main(void) {
-        int failed;
-
-        if (!swtpm_available()) {
-                fprintf(stderr, "swtpm not found, skipping.\n");
+        if (!tpm_test_init())
                 return EXIT_TEST_SKIP;
-        }
-        have_tools = program_available("tpm2_nvdefine") && program_available("tpm2_changeauth");
-        if (!have_tools)
-                fprintf(stderr, "tpm2-tools not found: skipping the tests that provision with them.\n");
-
-        log_set_target_stderr();
-        if (getenv("ATTESTD_TEST_DEBUG"))
-                log_set_max_level(LOG_DEBUG);
-
-        SRunner *sr = srunner_create(tpm_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        have_tools = tpm_test_have_tools("tpm2_nvdefine", "tpm2_changeauth",
+                                         "the tests that provision with them");
+        return check_run(tpm_suite());
 }
