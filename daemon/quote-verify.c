@@ -12,15 +12,9 @@
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
+#include "cleanup.h"
 #include "log.h"
 #include "quote-verify.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free);
 
 /* The TSS marshalling library prints every rejected field to stderr unless told otherwise; we
  * report the failure ourselves. An explicit TSS2_LOG from the user still wins. */

@@ -9,6 +9,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "b64.h"
+#include "cleanup.h"
 #include "log.h"
 #include "quote-verify.h"
 #include "tpm-ak.h"
@@ -25,8 +26,6 @@ struct TpmAk {
         char *jwk;
         EVP_PKEY *pkey;
 };
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
 
 /* Moves an OPENSSL_malloc'd DER encoding into a malloc'd Buffer (Buffer owners use free()). */
 static int der_to_buffer(unsigned char *der, int n, Buffer *ret) {
@@ -45,7 +44,6 @@ static int der_to_buffer(unsigned char *der, int n, Buffer *ret) {
         *ret = (Buffer) { .data = p, .size = (size_t) n };
         return 0;
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 
 /* TCG EK Credential Profile 2.x, template L-1 (RSA 2048, AES-128-CFB): the key the EK certificate
  * certifies. Its authPolicy is PolicySecret(TPM_RH_ENDORSEMENT), so using it as a parent needs a
