@@ -276,6 +276,23 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_exit(sd_bus_get_event(w->bus), 0);
 }
 
+/* A host without a TPM can never be attested: attestd.service is skipped there
+ * (ConditionSecurity=tpm2), so waiting would only stall the consumers for the whole timeout. */
+static bool host_has_no_tpm(const char **ret_device) {
+        _cleanup_(config_freep) Config *c = NULL;
+        int level = log_get_max_level();
+
+        log_set_max_level(LOG_CRIT); /* a broken config is attestd's to report, not ours */
+        int r = config_load(ctl_config_path, &c);
+        log_set_max_level(level);
+        if (r < 0 || strncmp(c->tcti, "device:", 7) != 0)
+                return false;
+        static char device[256];
+        snprintf(device, sizeof device, "%s", c->tcti + 7);
+        *ret_device = device;
+        return access(device, F_OK) < 0 && errno == ENOENT;
+}
+
 int verb_wait(int argc, char **argv) {
         static const struct option options[] = {
                 { "timeout", required_argument, NULL, 't' },
@@ -327,6 +344,13 @@ int verb_wait(int argc, char **argv) {
         }
 
         waiter_check(&w);
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *owner = NULL;
+        const char *device;
+        if (w.result < 0 && sd_bus_get_name_creds(bus, BUS_NAME, 0, &owner) < 0 && host_has_no_tpm(&device)) {
+                fprintf(stderr, "attestctl wait: this host has no TPM (%s is missing); it cannot be attested.\n",
+                        device);
+                return CTL_EXIT_UNAVAILABLE;
+        }
         if (w.result < 0) {
                 r = sd_event_loop(event);
                 if (r < 0) {

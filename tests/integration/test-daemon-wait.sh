@@ -22,4 +22,14 @@ rc=0
 assert_eq "$rc" 3 "exit status on timeout"
 [ $(($(date +%s) - start)) -le 4 ] || fail "wait overran its timeout"
 assert_contains "$(cat "$TEST_TMPDIR/err")" "timed out in state failed" "timeout message"
-echo "ok: wait succeeds on attestation and times out with exit 3"
+
+# A host without a TPM: attestd.service is skipped there, so waiting would only stall boot.
+stop_attestd
+printf '[TPM]\nTCTI=device:/dev/no-such-tpm0\n' >"$TEST_TMPDIR/notpm.conf"
+rc=0
+start=$(date +%s)
+"$ATTESTCTL" --config "$TEST_TMPDIR/notpm.conf" wait --timeout=30s 2>"$TEST_TMPDIR/err" || rc=$?
+assert_eq "$rc" 4 "exit status without a TPM"
+[ $(($(date +%s) - start)) -le 2 ] || fail "wait without a TPM did not return at once"
+assert_contains "$(cat "$TEST_TMPDIR/err")" "has no TPM" "no-TPM message"
+echo "ok: wait succeeds on attestation, times out with exit 3, gives up at once without a TPM"
