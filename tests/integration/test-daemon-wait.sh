@@ -3,14 +3,14 @@
 setup_attestation
 start_system_bus
 
-"$ATTESTCTL" wait --timeout=30s >"$TEST_TMPDIR/wait.out" 2>&1 &
+"$ATTESTCTL" --config "$CONF" wait --timeout=30s >"$TEST_TMPDIR/wait.out" 2>&1 &
 waiter=$!
 sleep 0.5
 kill -0 $waiter 2>/dev/null || fail "wait returned before attestd even started: $(cat "$TEST_TMPDIR/wait.out")"
 start_attestd
 wait "$waiter" || fail "attestctl wait failed: $(cat "$TEST_TMPDIR/wait.out")"
 state_is attested || fail "wait returned before the state was attested"
-"$ATTESTCTL" wait --timeout=1s || fail "wait on an attested host"
+"$ATTESTCTL" --config "$CONF" wait --timeout=1s || fail "wait on an attested host"
 stop_attestd
 
 maa_ctl fault refuse >/dev/null
@@ -18,7 +18,7 @@ rm -rf "$RUNDIR"
 start_attestd
 start=$(date +%s)
 rc=0
-"$ATTESTCTL" wait --timeout=2s 2>"$TEST_TMPDIR/err" || rc=$?
+"$ATTESTCTL" --config "$CONF" wait --timeout=2s 2>"$TEST_TMPDIR/err" || rc=$?
 assert_eq "$rc" 3 "exit status on timeout"
 [ $(($(date +%s) - start)) -le 4 ] || fail "wait overran its timeout"
 assert_contains "$(cat "$TEST_TMPDIR/err")" "timed out in state failed" "timeout message"
