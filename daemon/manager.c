@@ -73,19 +73,29 @@ static void manager_take_token(Manager *m, AttestResult *r) {
         m->have_pcr_counter = true;
 }
 
+static void manager_attest_failed(Manager *m, AttestResult *r);
+
 static void manager_attest_succeeded(Manager *m, AttestResult *r) {
         char expiry[64], fexp[80], fcount[64];
         int k;
 
         manager_take_token(m, r);
+        k = manager_write_token(m, true);
+        if (k < 0) {
+                /* Nobody can use a token that is not on disk: this is no success. Fail closed. */
+                manager_drop_token(m, "it could not be written");
+                AttestResult f = { .outcome = ATTEST_ERROR, .error = k };
+                if (asprintf(&f.message, "cannot write the token to %s: %s", m->config->runtime_directory,
+                             strerror(-k)) < 0)
+                        f.message = NULL;
+                manager_attest_failed(m, &f);
+                attest_result_done(&f);
+                return;
+        }
         m->attestation_count++;
         m->consecutive_failures = 0;
         m->last_attestation_usec = now_usec(CLOCK_REALTIME);
         (void) manager_set_error(m, "");
-
-        k = manager_write_token(m, true);
-        if (k < 0)
-                log_error_errno(k, "Failed to write the token to %s: %m", m->config->runtime_directory);
 
         snprintf(fexp, sizeof fexp, "ATTESTD_TOKEN_EXPIRY_USEC=%" PRIu64, m->token_expires_usec);
         snprintf(fcount, sizeof fcount, "ATTESTD_ROUND_TRIPS=%u", r->round_trips);
@@ -142,13 +152,14 @@ static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {
         bus_reply_pending_attest(m);
 
         if (m->once) {
-                if (r->outcome == ATTEST_OK)
+                if (m->state == MANAGER_ATTESTED)
                         printf("attested: token valid until %" PRIu64 " (%s/%s), %u round trips\n",
                                m->token_expires_usec / USEC_PER_SEC, m->config->runtime_directory, CACHE_TOKEN,
                                r->round_trips);
                 else
-                        printf("%s: %s\n", attest_outcome_to_string(r->outcome), m->last_error);
-                m->exit_status = r->outcome == ATTEST_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+                        printf("%s: %s\n", attest_outcome_to_string(r->outcome == ATTEST_OK ? ATTEST_ERROR : r->outcome),
+                               m->last_error);
+                m->exit_status = m->state == MANAGER_ATTESTED ? EXIT_SUCCESS : EXIT_FAILURE;
                 (void) sd_event_exit(m->event, m->exit_status);
                 return;
         }

@@ -35,4 +35,12 @@ handles_before=$(tpm2_getcap handles-persistent)
 "$ATTESTD" --once --config "$CONF" >/dev/null 2>&1 || fail "second attestd --once failed"
 assert_eq "$(tpm2_getcap handles-persistent)" "$handles_before" "persistent handles after the second run"
 [ -z "$(tpm2_getcap handles-transient)" ] || fail "transient handles leaked: $(tpm2_getcap handles-transient)"
-echo "ok: one attestation, verified token, expected claims, AK reused, no handle leak"
+
+# A token that cannot be written is no success (fail closed): non-zero exit, the reason named.
+rm -rf "$RUNDIR" && mkdir -p "$RUNDIR/token/blocked"
+if out=$("$ATTESTD" --once --config "$CONF" 2>/dev/null); then
+        fail "attestd --once succeeded without writing the token: $out"
+fi
+assert_contains "$out" "error: cannot write the token to $RUNDIR" "unwritable token"
+grep -q "^STATE='failed'$" "$RUNDIR/state" || fail "state after an unwritable token: $(cat "$RUNDIR/state")"
+echo "ok: one attestation, verified token, expected claims, AK reused, no handle leak, unwritable token fails"
