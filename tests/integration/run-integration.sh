@@ -10,10 +10,14 @@ export TEST_TMPDIR
 export ATTESTD="$top_builddir/attestd" ATTESTCTL="$top_builddir/attestctl"
 export TEST_LIB="$top_srcdir/tests/integration/lib.sh"
 
-timeout --kill-after=10 "${TEST_TIMEOUT:-300}" \
+# A test may ask for more time with a "# timeout: SECONDS" line.
+limit=$(sed -n 's/^# timeout: *\([0-9][0-9]*\)$/\1/p' "$test_script" | head -n 1)
+TEST_TIMEOUT=${limit:-${TEST_TIMEOUT:-300}}
+
+timeout --kill-after=10 "$TEST_TIMEOUT" \
         bash -c 'set -eu; source "$TEST_LIB"; source "$1"' integration-test "$test_script"
 rc=$?
-[ $rc -eq 124 ] && echo "FAIL: $test_script exceeded ${TEST_TIMEOUT:-300}s"
+[ $rc -eq 124 ] && echo "FAIL: $test_script exceeded ${TEST_TIMEOUT}s"
 
 # Kill whatever is left: the test's own cleanup may not have run (failure, timeout).
 if [ -f "$TEST_TMPDIR/pids" ]; then

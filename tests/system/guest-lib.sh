@@ -73,8 +73,39 @@ job_queued() {
         systemctl list-jobs --no-legend | grep -q " $1 "
 }
 
+# state_is STATE: attestd's State property is STATE (re-read on every call, for wait_until).
+state_is() {
+        [ "$(attest_prop State)" = "$1" ]
+}
+
+# unit_state_is UNIT STATE: UNIT's ActiveState is STATE.
+unit_state_is() {
+        [ "$(unit_prop "$1" ActiveState)" = "$2" ]
+}
+
 unit_active() {
         [ "$(systemctl is-active "$1")" = active ]
+}
+
+# unit_settled UNIT: active or failed, or inactive with no job left for it (a failed dependency).
+unit_settled() {
+        case "$(systemctl show -P ActiveState "$1")" in
+        active | failed) return 0 ;;
+        inactive) ! job_queued "$1" ;;
+        *) return 1 ;;
+        esac
+}
+
+# wait_active UNIT SECONDS: wait until UNIT has settled (so a failure ends the wait at once);
+# true if it is active.
+wait_active() {
+        wait_until "$2" unit_settled "$1"
+        unit_active "$1"
+}
+
+# unit_status UNIT: "ActiveState/SubState, result Result" for messages.
+unit_status() {
+        echo "$(unit_prop "$1" ActiveState)/$(unit_prop "$1" SubState), result $(unit_prop "$1" Result)"
 }
 
 unit_prop() { # UNIT PROPERTY
@@ -83,6 +114,20 @@ unit_prop() { # UNIT PROPERTY
 
 token_present() {
         [ -s /run/attestd/token ]
+}
+
+# dump_measured_boot: the firmware's event log and every PCR (sysfs) into /out, for the host's replay
+# check (sys_check_replay). securityfs reports size 0, so the copy is what gets judged.
+dump_measured_boot() {
+        local bank i
+        cp /sys/kernel/security/tpm0/binary_bios_measurements /out/eventlog.bin
+        sha256sum /out/eventlog.bin | cut -d' ' -f1 >/out/eventlog.sha256
+        for bank in sha1 sha256; do
+                [ -d /sys/class/tpm/tpm0/pcr-$bank ] || continue
+                for i in $(seq 0 23); do
+                        echo "$bank $i $(tr A-F a-f </sys/class/tpm/tpm0/pcr-$bank/$i)"
+                done
+        done >/out/pcrs.txt
 }
 
 # finish: save the journal and the unit states for the host, then end the container with the status.
@@ -96,7 +141,11 @@ finish() {
         echo "$rc" >/out/rc
         # The VM has no shared /out: its hook sends the files over a serial port first.
         [ -x /usr/lib/attestd-test/on-finish ] && /usr/lib/attestd-test/on-finish "$rc"
-        # In a container nspawn exits with rc; in a VM this is a poweroff.
-        systemctl exit "$rc"
+        # In a container nspawn exits with rc; a VM's manager refuses an exit code: power off.
+        if systemd-detect-virt --container --quiet; then
+                systemctl exit "$rc"
+        else
+                systemctl poweroff
+        fi
         exit "$rc"
 }

@@ -191,7 +191,7 @@ sys_boot_wait() {
 sys_vm_run() {
         local guest=$1 rootfs rc=0
         shift
-        need_cmd qemu-system-x86_64 cpio
+        need_cmd qemu-system-x86_64 cpio zstd
         [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || skip "OVMF is not installed"
         rootfs=$("$SYSTEM_DIR/rootfs.sh" "$CACHE_DIR") || fail "could not build the rootfs"
         OUT=$T/vm
@@ -206,6 +206,33 @@ sys_vm_run() {
                         { echo "--- guest journal (last 60 lines):"; tail -n 60 "$OUT/out/journal.txt"; }
         fi
         return $rc
+}
+
+# sys_check_replay DIR: DIR/eventlog.bin (a guest's firmware log, see dump_measured_boot) arrived
+# intact, and tpm2_eventlog's replay of it gives exactly the guest's PCRs (DIR/pcrs.txt) in every
+# bank, for every PCR the log extends, which must include 0-7. Sets REPLAYED (values compared).
+sys_check_replay() {
+        local dir=$1 bank pcr want have
+        [ "$(sha256sum "$dir/eventlog.bin" | cut -d' ' -f1)" = "$(cat "$dir/eventlog.sha256")" ] ||
+                fail "the event log was damaged in transfer"
+        REPLAYED=0
+        for bank in sha1 sha256; do
+                while read -r pcr want; do
+                        have=$(awk -v b=$bank -v i="$pcr" '$1 == b && $2 == i { print $3 }' "$dir/pcrs.txt")
+                        [ "$have" = "$want" ] ||
+                                fail "PCR $pcr ($bank): the guest's TPM has '$have', a replay of its log gives $want"
+                        REPLAYED=$((REPLAYED + 1))
+                done < <(eventlog_replayed "$dir/eventlog.bin" $bank)
+        done
+        for pcr in 0 1 2 3 4 5 6 7; do
+                eventlog_replayed "$dir/eventlog.bin" sha256 | grep -q "^$pcr " ||
+                        fail "the firmware log never extends PCR $pcr"
+        done
+}
+
+# jwt_payload FILE: the decoded claims of a compact JWT.
+jwt_payload() {
+        cut -d. -f2 "$1" | b64url_decode
 }
 
 # sys_wait_mark NAME SECONDS: wait until the case inside wrote /out/marks/NAME.

@@ -24,7 +24,7 @@ die() { echo "nspawn-run: $*" >&2; exit 1; }
 ROOTFS=$(readlink -f "$1")
 OUT=$(readlink -m "$2")
 shift 2
-TEST_SCRIPT= SETUP_SCRIPT= INSTALL=yes TIMEOUT=180
+TEST_SCRIPT='' SETUP_SCRIPT='' INSTALL=yes TIMEOUT=180
 while [ $# -gt 0 ]; do
         case $1 in
         --test) TEST_SCRIPT=$(readlink -f "$2"); shift 2 ;;

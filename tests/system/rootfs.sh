@@ -20,8 +20,9 @@ command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get 
 # What the daemon, the CLI, the tests and the probes need at run time. libtss2-esys-3.0.2-0 is
 # tpm2-tss 3.2's ESAPI; tpm2-tools does the in-guest extends and reads; curl probes the emulator.
 # The VM also needs udev + kmod (the NIC module; networkd waits for udev outside containers) and
-# iproute2; in nspawn they stay idle (systemd-udevd needs a writable /sys).
-BASE_PACKAGES="systemd systemd-sysv dbus udev kmod iproute2 ca-certificates curl tpm2-tools
+# iproute2; in nspawn they stay idle (systemd-udevd needs a writable /sys). procps: /bin/kill, which
+# unit files (attestd's ExecReload=) expect as on any standard Debian system.
+BASE_PACKAGES="systemd systemd-sysv dbus udev kmod iproute2 procps ca-certificates curl tpm2-tools
 libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-swtpm0 libtss2-tcti-device0 libtss2-mu0
 libtss2-rc0 libcurl4 libjson-c5 libssl3 libsystemd0"
 
@@ -50,30 +51,48 @@ debian_mirror() {
 # Runtime packages of the built binaries (ldd → owning package), so a new library dependency of
 # attestd lands in the rootfs without editing the list above.
 binary_packages() {
-        local bin lib pkg
+        local bin lib paths=()
         for bin in "$BUILDDIR/attestd" "$BUILDDIR/attestctl"; do
                 [ -x "$bin" ] || continue
-                ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r lib; do
-                        pkg=$(dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null ||
-                                dpkg -S "/usr$lib" 2>/dev/null || true)
-                        pkg=${pkg%%:*}
-                        [ -n "$pkg" ] && echo "$pkg"
+                for lib in $(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+                        # dpkg knows a library by one of its merged-/usr spellings.
+                        paths+=("$lib" "$(readlink -f "$lib")")
+                        case $lib in
+                        /usr/*) paths+=("${lib#/usr}") ;;
+                        *) paths+=("/usr$lib") ;;
+                        esac
                 done
         done
+        [ ${#paths[@]} -gt 0 ] || return 0
+        # One dpkg -S for all (it reads every file list once): "pkg:arch, pkg2:arch: /path".
+        { dpkg -S "${paths[@]}" 2>/dev/null || true; } | sed 's/: \/.*//' | tr ',' '\n' | sed 's/^ *//; s/:.*//' | sort -u
 }
 
-packages=$( { printf '%s\n' $BASE_PACKAGES; binary_packages; } | sort -u | tr '\n' ' ')
-stamp_want=$(printf 'layout=%s suite=%s packages=%s\n' "$LAYOUT_VERSION" "$SUITE" "$packages" |
+# The stamp covers the fixed list; the binaries' packages are checked against the tree's own dpkg
+# database, so a new link dependency adds to the tree while a changed link order does not rebuild it.
+base=$(printf '%s\n' $BASE_PACKAGES | sort -u)
+stamp_want=$(printf 'layout=%s suite=%s packages=%s\n' "$LAYOUT_VERSION" "$SUITE" "$(echo $base)" |
         sha256sum | cut -d' ' -f1)
+extra=$(binary_packages | sort -u | comm -23 - <(echo "$base"))
+
+installed() { # PACKAGE...: all installed in the cached tree
+        local p
+        for p in "$@"; do
+                grep -qx "Package: $p" "$CACHE_DIR/rootfs/var/lib/dpkg/status" || return 1
+        done
+}
 
 mkdir -p "$CACHE_DIR"
 exec 9>"$CACHE_DIR/rootfs.lock"
 flock 9     # parallel test runs share one build
 
-if [ -d "$CACHE_DIR/rootfs" ] && [ "$(cat "$CACHE_DIR/rootfs.stamp" 2>/dev/null)" = "$stamp_want" ]; then
+# shellcheck disable=SC2086
+if [ -d "$CACHE_DIR/rootfs" ] && [ "$(cat "$CACHE_DIR/rootfs.stamp" 2>/dev/null)" = "$stamp_want" ] &&
+                installed $extra; then
         echo "$CACHE_DIR/rootfs"
         exit 0
 fi
+packages=$(echo $base $extra)
 
 mirror=$(debian_mirror) || die "no Debian $SUITE mirror in /etc/apt/sources.list{,.d}"
 log "debootstrap $SUITE from $mirror (about a minute); packages: $packages"

@@ -23,7 +23,7 @@ check "the consumer's start job is still waiting" job_queued attested-consumer.s
 invocation=$(unit_prop attestd.service InvocationID)
 mark refused-checked
 wait_ack service-up 60 || die "the host never brought the service up"
-if wait_until 60 unit_active attested-consumer.service; then
+if wait_active attested-consumer.service 60; then
         ok "the consumer started once the service came up"
 else
         not_ok "the consumer did not start within 60 s of the service coming up"

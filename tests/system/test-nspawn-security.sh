@@ -9,7 +9,8 @@ sys_start_swtpm
 sys_start_emulator
 
 cat >"$T/guest.sh" <<'EOF'
-wait_until 90 unit_active attested-consumer.service || die "the consumer did not start within 90 s"
+wait_active attested-consumer.service 90 ||
+        die "the consumer did not start within 90 s: $(unit_status attested-consumer.service)"
 check "the sandboxed attestd obtained a token" token_present
 check "attestd.service restarted 0 times" test "$(unit_prop attestd.service NRestarts)" = 0
 journalctl -b --no-pager -u attestd.service >/out/attestd-journal.txt

@@ -8,7 +8,8 @@ sys_start_swtpm
 sys_start_emulator
 
 cat >"$T/guest.sh" <<'EOF'
-wait_until 90 unit_active attested-consumer.service || die "the consumer did not start within 90 s"
+wait_active attested-consumer.service 90 ||
+        die "the consumer did not start within 90 s: $(unit_status attested-consumer.service)"
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 check "busctl get-property State = attested" test "$(attest_prop State)" = attested
 busctl --system introspect "$ATTEST_DEST" "$ATTEST_PATH" "$ATTEST_IFACE" >/out/introspect.txt 2>&1
