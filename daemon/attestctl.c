@@ -38,7 +38,7 @@ static const Verb verbs[] = {
         { "pcrs", verb_pcrs, "Read PCR values from the TPM" },
         { "quote", verb_quote, "Make and check a TPM quote with the attestation key" },
         { "test-config", verb_test_config, "Show the effective configuration" },
-        { "token", verb_token, "Verify or decode an attestation token offline" },
+        { "token", verb_token, "Print the cached token (--claims), or verify/decode one offline" },
 };
 
 static int help(void) {
