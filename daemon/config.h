@@ -30,7 +30,7 @@ typedef struct Config {
         /* [Service] */
         char *endpoint;                 /* https://<provider>.<region>.attest.azure.net, no trailing '/' */
         char *api_version;
-        char *ca_file;                  /* extra CA bundle for the endpoint; NULL = system store */
+        char *ca_file;                  /* CA bundle replacing the system store; NULL = system store */
         char *proxy;                    /* NULL = libcurl's usual environment variables */
         uint64_t connect_timeout_usec;
         uint64_t request_timeout_usec;
