@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "cleanup.h"
 #include "fileio.h"
 #include "log.h"
 #include "measure-log.h"
@@ -20,15 +21,6 @@ typedef struct Parser {
         size_t index;
         char *error;
 } Parser;
-
-static void json_putp(struct json_object **p) {
-        json_object_put(*p);
-}
-
-static void json_tokener_freep(struct json_tokener **p) {
-        if (*p)
-                json_tokener_free(*p);
-}
 
 _printf_(4, 5)
 static int parse_fail(Parser *p, int error, size_t offset, const char *format, ...) {
@@ -168,7 +160,7 @@ static bool all_space(const char *s, size_t n) {
 /* One JSON text between separators; OFFSET is that of its 0x1E. */
 static int parse_record(Parser *p, size_t offset, const char *text, size_t n, MeasureLogRecord *rec) {
         _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
-        _cleanup_(json_putp) struct json_object *o = NULL;
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
         enum json_tokener_error e;
         size_t end;
 
