@@ -4,13 +4,11 @@
 #include <inttypes.h>
 
 #include "b64.h"
+#include "cleanup.h"
 #include "eventlog-json.h"
 #include "json-util.h"
 
-static void json_putp(struct json_object **p) {
-        json_object_put(*p);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
+#define _cleanup_json_ _cleanup_(json_object_putp)
 
 typedef enum DecodedKind {
         DECODED_NONE,
