@@ -57,20 +57,43 @@ static int manager_set_error(Manager *m, const char *message) {
         return 0;
 }
 
-static void manager_take_token(Manager *m, AttestResult *r) {
-        free(m->token);
-        json_object_put(m->token_header);
-        json_object_put(m->token_claims);
-        m->token = TAKE_PTR(r->token);
-        m->token_header = TAKE_PTR(r->header);
-        m->token_claims = TAKE_PTR(r->claims);
-        m->token_issued_usec = r->issued_usec;
-        m->token_expires_usec = r->expires_usec;
-        m->token_pcrs = r->pcrs;
-        m->token_pcr_mask = r->pcr_mask;
-        m->token_pcrs_changed = false;
-        m->pcr_counter = r->pcr_update_counter;
-        m->have_pcr_counter = true;
+/* The token being served, as one value, so a new one can be tried and the old one put back. */
+typedef struct HeldToken {
+        char *compact;
+        json_object *header, *claims;
+        uint64_t issued_usec, expires_usec;
+        PcrSet pcrs;
+        uint32_t pcr_mask;
+        bool pcrs_changed;
+} HeldToken;
+
+static HeldToken manager_swap_token(Manager *m, HeldToken t) {
+        HeldToken old = {
+                .compact = m->token,
+                .header = m->token_header,
+                .claims = m->token_claims,
+                .issued_usec = m->token_issued_usec,
+                .expires_usec = m->token_expires_usec,
+                .pcrs = m->token_pcrs,
+                .pcr_mask = m->token_pcr_mask,
+                .pcrs_changed = m->token_pcrs_changed,
+        };
+        m->token = t.compact;
+        m->token_header = t.header;
+        m->token_claims = t.claims;
+        m->token_issued_usec = t.issued_usec;
+        m->token_expires_usec = t.expires_usec;
+        m->token_pcrs = t.pcrs;
+        m->token_pcr_mask = t.pcr_mask;
+        m->token_pcrs_changed = t.pcrs_changed;
+        return old;
+}
+
+static void held_token_done(HeldToken *t) {
+        free(t->compact);
+        json_object_put(t->header);
+        json_object_put(t->claims);
+        *t = (HeldToken) {};
 }
 
 static void manager_attest_failed(Manager *m, AttestResult *r);
@@ -79,11 +102,23 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
         char expiry[64], fexp[80], fcount[64];
         int k;
 
-        manager_take_token(m, r);
+        HeldToken old = manager_swap_token(m, (HeldToken) {
+                .compact = TAKE_PTR(r->token),
+                .header = TAKE_PTR(r->header),
+                .claims = TAKE_PTR(r->claims),
+                .issued_usec = r->issued_usec,
+                .expires_usec = r->expires_usec,
+                .pcrs = r->pcrs,
+                .pcr_mask = r->pcr_mask,
+        });
         k = manager_write_token(m, true);
         if (k < 0) {
-                /* Nobody can use a token that is not on disk: this is no success. Fail closed. */
-                manager_drop_token(m, "it could not be written");
+                /* Nobody can use a token that is not on disk: this is no success. The previous token
+                 * (whose file the failed atomic write left in place) stays served. */
+                HeldToken failed = manager_swap_token(m, old);
+                held_token_done(&failed);
+                if (m->token)
+                        (void) manager_write_token(m, false);
                 AttestResult f = { .outcome = ATTEST_ERROR, .error = k };
                 if (asprintf(&f.message, "cannot write the token to %s: %s", m->config->runtime_directory,
                              strerror(-k)) < 0)
@@ -92,6 +127,9 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
                 attest_result_done(&f);
                 return;
         }
+        held_token_done(&old);
+        m->pcr_counter = r->pcr_update_counter;
+        m->have_pcr_counter = true;
         m->attestation_count++;
         m->consecutive_failures = 0;
         m->last_attestation_usec = now_usec(CLOCK_REALTIME);
