@@ -37,10 +37,11 @@ Ast = collections.namedtuple('Ast', 'version sections')   # sections: {name: [Ru
 
 
 class PolicyParseError(ValueError):
-    """A policy that does not parse. str() is "policy:LINE:COLUMN: message"."""
+    """A policy that does not parse. str() is "policy:LINE:COLUMN: message" (or the file
+    name instead of "policy" when `source` is given)."""
 
-    def __init__(self, message, line, column):
-        super().__init__('policy:%d:%d: %s' % (line, column, message))
+    def __init__(self, message, line, column, source='policy'):
+        super().__init__('%s:%d:%d: %s' % (source, line, column, message))
         self.message = message
         self.line = line
         self.column = column
