@@ -224,19 +224,49 @@ def secure_boot_enabled(log):
     return enabled
 
 
+# Event types the service leaves without an EventTypeString (REAL-SERVICE.md: 7 and 8).
+_UNNAMED_TYPES = (0x7, 0x8)
+_VARIABLE_TYPES = (0x80000001, 0x80000002, 0x8000000C, 0x800000E0)
+_IMAGE_TYPES = (0x80000003, 0x80000004, 0x80000005)
+
+
+def _processed_data(etype, data):
+    """ProcessedData of one event, named as the service names it for policies."""
+    if etype in _VARIABLE_TYPES:
+        var = parse_variable(data)
+        if var:
+            return {'UnicodeName': var[1], 'VariableGuid': var[0],
+                    'VariableData': b64url_encode(var[2])}
+    elif etype == 0x80000008 and len(data) == 16:          # UEFI_PLATFORM_FIRMWARE_BLOB
+        base, length = struct.unpack('<QQ', data)
+        return {'BlobBase': base, 'BlobLength': length}
+    elif etype == 0x8000000A and data and len(data) == 1 + data[0] + 16:   # ..._BLOB2
+        base, length = struct.unpack('<QQ', data[1 + data[0]:])
+        return {'BlobDescription': data[1:1 + data[0]].decode('latin-1'),
+                'BlobBase': base, 'BlobLength': length}
+    elif etype in _IMAGE_TYPES and len(data) >= 32:        # UEFI_IMAGE_LOAD_EVENT
+        loc, size, link, dplen = struct.unpack('<QQQQ', data[:32])
+        if 32 + dplen == len(data):
+            return {'ImageLocationInMemory': loc, 'ImageLengthInMemory': size,
+                    'ImageLinkTimeAddress': link, 'DevicePath': b64url_encode(data[32:])}
+    return {}
+
+
 def events_claim(logs):
-    """The `events` JSON claim in the shape of MAA policy v1.2 (PROTOCOL.md §5.4)."""
+    """The `events` incoming claim (policy v1.2) in the shape REAL-SERVICE.md shows:
+    {"Events":[{EventSeq, PcrIndex, EventType, EventTypeString, Digests, RawData,
+    ProcessedData}]}, every record of every log in order, EventSeq counting from 0 (the
+    Spec ID record included). Digests: every bank the record carries, upper-case names."""
     out = []
     seq = 0
     for log in logs:
         for ev in log.events:
-            item = {'EventSeq': seq, 'PcrIndex': ev['pcr'],
-                    'EventTypeString': EVENT_TYPES.get(ev['type'], '0x%08x' % ev['type'])}
-            var = parse_variable(ev['data']) if ev['type'] in (0x80000001, 0x80000002,
-                                                               0x8000000C, 0x800000E0) else None
-            if var:
-                item['ProcessedData'] = {'VariableGuid': var[0], 'UnicodeName': var[1],
-                                         'VariableData': b64url_encode(var[2])}
+            item = {'EventSeq': seq, 'PcrIndex': ev['pcr'], 'EventType': ev['type']}
+            if ev['type'] in EVENT_TYPES and ev['type'] not in _UNNAMED_TYPES:
+                item['EventTypeString'] = EVENT_TYPES[ev['type']]
+            item['Digests'] = {bank.upper(): b64url_encode(d) for bank, d in ev['digests'].items()}
+            item['RawData'] = b64url_encode(ev['data'])
+            item['ProcessedData'] = _processed_data(ev['type'], ev['data'])
             out.append(item)
             seq += 1
     return {'Events': out}
