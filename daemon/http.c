@@ -252,14 +252,15 @@ static void request_complete(HttpRequest *r, CURLcode code) {
         } else
                 res.error = curl_code_to_errno(r, code);
 
+        /* Also after a reply that broke off (too large): its headers did arrive. */
+        if (r->request_id && http_request_id_is_valid(r->request_id))
+                res.request_id = TAKE_PTR(r->request_id);
         if (res.error == 0) {
                 if (r->retry_after &&
                     http_parse_retry_after(r->retry_after, (int64_t) time(NULL), &res.retry_after_sec) < 0)
                         res.retry_after_sec = -1;
                 res.content_type = TAKE_PTR(r->content_type);
                 res.ms_error_code = TAKE_PTR(r->ms_error_code);
-                if (r->request_id && http_request_id_is_valid(r->request_id))
-                        res.request_id = TAKE_PTR(r->request_id);
                 res.body = TAKE_PTR(r->response);
                 res.body_size = r->response_size;
                 r->response_alloc = r->response_size = 0;
