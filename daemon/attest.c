@@ -240,7 +240,7 @@ static bool reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
                        "(az attestation policy set --attestation-type TPM ...) (%s): %s", what, status, line);
                 break;
         case MAA_ERROR_POLICY_DENIED:
-                finish(a, ATTEST_DENIED, -EPERM, "%s: the provider's policy denied the evidence (%s): %s%s%s",
+                finish(a, ATTEST_DENIED, -EPERM, "%s: the attestation policy denied the evidence (%s): %s%s%s",
                        what, status, line, a->evidence.replay_mismatch ? "; local replay differs: " : "",
                        strempty(a->evidence.replay_mismatch));
                 break;
@@ -260,11 +260,11 @@ static bool reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
                        what, status, line);
                 break;
         case MAA_ERROR_BUSY:
-                finish(a, ATTEST_RETRY, -EAGAIN, "%s: service busy (%s): %s", what, status, line);
+                finish(a, ATTEST_RETRY, -EAGAIN, "%s: service busy (HTTP %ld): %s", what, res->status, line);
                 break;
         default:
                 finish(a, res->status >= 500 ? ATTEST_RETRY : ATTEST_ERROR, -EPROTO,
-                       "%s: unexpected %s from %s: %s", what, status, a->config->endpoint, line);
+                       "%s: unexpected HTTP %ld from %s: %s", what, res->status, a->config->endpoint, line);
         }
         return true;
 }
