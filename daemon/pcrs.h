@@ -10,6 +10,7 @@
 #include "util.h"
 
 #define PCR_COUNT 24
+#define PCR_ALL_MASK UINT32_C(0xFFFFFF)
 /* PCRs 16-23: the PC Client profile puts them in the TPM's "no increment" group, so extending them
  * does not move pcrUpdateCounter (verified on swtpm for 16 and 23; 17-22 need locality 4 or a
  * D-RTM event). A change watch must compare their values. */
