@@ -79,8 +79,8 @@ static unsigned put_trace_parts(FILE *f, const char *message) {
                 p = end + 1;
                 for (unsigned i = 0; i < n && !dup; i++)
                         dup = strncmp(seen[i], start, end - start + 1) == 0;
-                if (dup || end == start || n >= ELEMENTSOF(seen))
-                        continue;
+                if (dup || start + strspn(start, " \t\r\n") >= end || n >= ELEMENTSOF(seen))
+                        continue; /* repeated, blank, or past what one line can hold anyway */
                 if (n > 0)
                         fputs(";", f);
                 seen[n++] = start;

@@ -66,6 +66,7 @@ static const LineCase line_cases[] = {
         { "Exception Msg:[Policy Engine Exception: A Deny", "Exception Msg:[Policy Engine Exception: A Deny" },
         { "empty Msg:[] part", "empty Msg:[] part" },
         { "Msg:[ \n spaced \n ]", "spaced" },
+        { "Msg:[one] Msg:[ \r\n ] Msg:[two]", "one; two" },
         { "", "(no message)" },
         { " \r\n\t", "(no message)" },
         { NULL, "(no message)" },
