@@ -12,6 +12,7 @@
 #include "evidence.h"
 #include "http.h"
 #include "jwks.h"
+#include "maa-error.h"
 #include "maa-msg.h"
 #include "request-key.h"
 #include "token.h"
@@ -45,6 +46,7 @@ struct Attester {
         char *rp_data;
         Evidence evidence;
         char *report;
+        char *report_request_id;        /* leg 2's reply, for a token that is then rejected */
         bool jwks_fetched;
         AttestResult result;
 };
@@ -62,6 +64,7 @@ const char *attest_outcome_to_string(AttestOutcome o) {
 
 void attest_result_done(AttestResult *r) {
         free(r->message);
+        free(r->request_id);
         free(r->token);
         json_object_put(r->header);
         json_object_put(r->claims);
@@ -79,6 +82,7 @@ static void run_reset(Attester *a) {
         a->rp_data = mfree(a->rp_data);
         evidence_done(&a->evidence);
         a->report = mfree(a->report);
+        a->report_request_id = mfree(a->report_request_id);
         a->jwks_fetched = false;
         attest_result_done(&a->result);
         a->tpm = NULL;
@@ -122,17 +126,26 @@ static int on_finish(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-/* Ends the run: the callback fires from the event loop, never from within attester_run(). */
+/* Ends the run: the callback fires from the event loop, never from within attester_run(). A request
+ * id kept with keep_request_id() ends the message: support needs it to find the call. */
 static void finish(Attester *a, AttestOutcome outcome, int error, const char *fmt, ...) _printf_(4, 5);
 static void finish(Attester *a, AttestOutcome outcome, int error, const char *fmt, ...) {
         a->result.outcome = outcome;
         a->result.error = error;
         if (fmt) {
+                _cleanup_free_ char *text = NULL;
                 va_list ap;
+                int k;
+
                 va_start(ap, fmt);
-                if (vasprintf(&a->result.message, fmt, ap) < 0)
-                        a->result.message = NULL;
+                k = vasprintf(&text, fmt, ap);
                 va_end(ap);
+                if (k >= 0 && a->result.request_id)
+                        k = asprintf(&a->result.message, "%s (request id %s)", text, a->result.request_id);
+                else if (k >= 0)
+                        a->result.message = TAKE_PTR(text);
+                if (k < 0)
+                        a->result.message = NULL;
         }
         a->auth_req = auth_request_free(a->auth_req);
         a->http_req = http_request_free(a->http_req);
@@ -177,12 +190,22 @@ static int get_url(Attester *a, const char *url, size_t max, http_done_fn cb) {
         return http_request(a->http, &spec, cb, a, &a->http_req);
 }
 
+/* The reply's request id becomes the run's, for the message and the journal. */
+static void keep_request_id(Attester *a, HttpResult *res) {
+        free(a->result.request_id);
+        a->result.request_id = TAKE_PTR(res->request_id);
+}
+
 /* A reply that is not a usable 200: transport failure or HTTP error. Returns true (and finishes the
  * run) when the reply must not be used. Only a 400 to the evidence itself (leg 2), or the "no policy"
- * reply, is a verdict on the host; a 400 elsewhere means our request was wrong (api-version...). */
-static bool reply_failed(Attester *a, const HttpResult *res, const char *what, bool evidence) {
-        _cleanup_free_ char *code = NULL, *message = NULL;
+ * reply, is a verdict on the host; a 400 elsewhere means our request was wrong (api-version...).
+ * Classified by status and message only: the real service's codes vary ("Bad request" with a
+ * space) and it often sends no x-ms-error-code. */
+static bool reply_failed(Attester *a, HttpResult *res, const char *what, bool evidence) {
+        _cleanup_free_ char *code = NULL, *message = NULL, *line = NULL, *status = NULL;
+        const char *c;
 
+        keep_request_id(a, res);
         if (res->error == -EFBIG) {
                 finish(a, ATTEST_RETRY, res->error, "%s: the reply from %s is larger than allowed; refusing it",
                        what, a->config->endpoint);
@@ -196,46 +219,54 @@ static bool reply_failed(Attester *a, const HttpResult *res, const char *what, b
         if (res->status == 200)
                 return false;
 
-        if (maa_parse_error(res->body, res->body_size, &code, &message) < 0) {
+        if (maa_parse_error(res->body, res->body_size, &code, &message) < 0 ||
+            maa_error_one_line(message, &line) < 0) {
                 finish(a, ATTEST_RETRY, -ENOMEM, "%s: out of memory", what);
                 return true;
         }
         if (res->retry_after_sec > 0)
                 a->result.retry_after_usec = (uint64_t) res->retry_after_sec * USEC_PER_SEC;
-        const char *c = code ?: res->ms_error_code;
-
-        switch (res->status) {
-        case 400:
-                if (!evidence && !maa_error_is_no_policy(message)) {
-                        finish(a, ATTEST_ERROR, -EINVAL, "%s: the service rejected the request (HTTP 400%s%s): %s",
-                               what, c ? " " : "", strempty(c), message);
-                        return true;
-                }
-                if (maa_error_is_no_policy(message))
-                        finish(a, ATTEST_DENIED, -EPERM,
-                               "%s: the attestation provider has no TPM policy; upload one "
-                               "(az attestation policy set --attestation-type TPM ...): %s", what, message);
-                else
-                        finish(a, ATTEST_DENIED, -EPERM, "%s: the service refused the evidence (HTTP 400%s%s): %s%s%s",
-                               what, c ? " " : "", strempty(c), message,
-                               a->evidence.replay_mismatch ? "; local replay differs: " : "",
-                               strempty(a->evidence.replay_mismatch));
-                return true;
-        case 401:
-        case 403:
-                auth_invalidate(a->auth);
-                finish(a, ATTEST_ERROR, -EACCES, "%s: not authorized (HTTP %ld%s%s): %s", what, res->status,
-                       c ? " " : "", strempty(c), message);
-                return true;
-        case 408:
-        case 429:
-                finish(a, ATTEST_RETRY, -EAGAIN, "%s: service busy (HTTP %ld): %s", what, res->status, message);
-                return true;
-        default:
-                finish(a, res->status >= 500 ? ATTEST_RETRY : ATTEST_ERROR, -EPROTO,
-                       "%s: unexpected HTTP %ld from %s: %s", what, res->status, a->config->endpoint, message);
+        /* The code is shown, never relied on. */
+        c = code ?: res->ms_error_code;
+        if (asprintf(&status, "HTTP %ld%s%s", res->status, c ? " " : "", strempty(c)) < 0) {
+                finish(a, ATTEST_RETRY, -ENOMEM, "%s: out of memory", what);
                 return true;
         }
+
+        switch (maa_error_classify(res->status, message, evidence)) {
+        case MAA_ERROR_NO_POLICY:
+                finish(a, ATTEST_DENIED, -EPERM,
+                       "%s: the attestation provider has no TPM policy; upload one "
+                       "(az attestation policy set --attestation-type TPM ...) (%s): %s", what, status, line);
+                break;
+        case MAA_ERROR_POLICY_DENIED:
+                finish(a, ATTEST_DENIED, -EPERM, "%s: the attestation policy denied the evidence (%s): %s%s%s",
+                       what, status, line, a->evidence.replay_mismatch ? "; local replay differs: " : "",
+                       strempty(a->evidence.replay_mismatch));
+                break;
+        case MAA_ERROR_EVIDENCE_REFUSED:
+                finish(a, ATTEST_DENIED, -EPERM, "%s: the service refused the evidence (%s): %s%s%s",
+                       what, status, line, a->evidence.replay_mismatch ? "; local replay differs: " : "",
+                       strempty(a->evidence.replay_mismatch));
+                break;
+        case MAA_ERROR_BAD_REQUEST:
+                finish(a, ATTEST_ERROR, -EINVAL, "%s: the service rejected the request (%s): %s", what, status,
+                       line);
+                break;
+        case MAA_ERROR_UNAUTHORIZED:
+                auth_invalidate(a->auth);
+                finish(a, ATTEST_ERROR, -EACCES,
+                       "%s: not authorized (%s): %s; check AuthMethod= and the identity's role on the provider",
+                       what, status, line);
+                break;
+        case MAA_ERROR_BUSY:
+                finish(a, ATTEST_RETRY, -EAGAIN, "%s: service busy (HTTP %ld): %s", what, res->status, line);
+                break;
+        default:
+                finish(a, res->status >= 500 ? ATTEST_RETRY : ATTEST_ERROR, -EPROTO,
+                       "%s: unexpected HTTP %ld from %s: %s", what, res->status, a->config->endpoint, line);
+        }
+        return true;
 }
 
 static void step_verify(Attester *a);
@@ -325,6 +356,8 @@ static void step_verify(Attester *a) {
                 step_fetch_keys(a);
                 return;
         }
+        free(a->result.request_id); /* a key set fetch's: that call went well */
+        a->result.request_id = r < 0 ? TAKE_PTR(a->report_request_id) : NULL;
         if (r < 0)
                 return finish(a, ATTEST_RETRY, r, "the service's token was rejected: %s", strna(reason));
 
@@ -352,6 +385,7 @@ static void on_report(HttpRequest *req, HttpResult *res, void *userdata) {
             maa_parse_report(payload, &a->report, &reason) < 0)
                 return finish(a, ATTEST_RETRY, -EBADMSG, "malformed report from %s: %s", a->config->endpoint,
                               strna(reason));
+        a->report_request_id = TAKE_PTR(a->result.request_id);
         step_verify(a);
 }
 
@@ -379,6 +413,8 @@ static void step_request(Attester *a) {
         if (r < 0)
                 return finish(a, r == -EBUSY ? ATTEST_RETRY : ATTEST_ERROR, r, "%s",
                               reason ?: strerror(-r));
+        a->result.evidence_collected = true;
+        a->result.ak_cert_sent = a->evidence.aik_cert.size > 0;
         if (a->config->send_nonce) {
                 r = make_nonce(&a->rp_data);
                 if (r < 0)
@@ -412,6 +448,7 @@ static void on_challenge(HttpRequest *req, HttpResult *res, void *userdata) {
             maa_parse_challenge(payload, &a->challenge, &a->service_context, &reason) < 0)
                 return finish(a, ATTEST_RETRY, -EBADMSG, "malformed challenge from %s: %s",
                               a->config->endpoint, strna(reason));
+        a->result.request_id = mfree(a->result.request_id); /* a later local failure is not this call's */
         step_request(a);
 }
 

@@ -26,6 +26,10 @@ typedef struct AttestResult {
         int error;                      /* 0 on ATTEST_OK, else -errno */
         char *message;                  /* operator-facing reason (LastError); NULL on success */
         uint64_t retry_after_usec;      /* the service's Retry-After; 0 = none */
+        char *request_id;               /* x-ms-request-id of the reply that failed the run (also in
+                                         * message); NULL when none or the run succeeded */
+        bool evidence_collected;        /* the TPM evidence was gathered (whatever happened next) */
+        bool ak_cert_sent;              /* ... and it carried an AK certificate */
 
         /* ATTEST_OK only: the verified token and what it attests. */
         char *token;                    /* compact JWT */

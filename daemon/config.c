@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pcrs.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 
@@ -282,7 +283,9 @@ int config_new_default(Config **ret) {
                 .ak_handle = 0x81000003,
                 .ak_algorithm = AK_ALG_RSA,
                 .ak_cert_nv_index = 0x01C101D0,
-                .pcr_mask = 0xFF | (UINT32_C(0x1F) << 11), /* 0-7 firmware, 11-15 shim and systemd */
+                /* All 24: MAA's default configuration rule required_pcr_mask is 0xFFFFFF, and a quote
+                 * over fewer is refused unless the policy lowers it. */
+                .pcr_mask = PCR_ALL_MASK,
                 .banks = { TPM2_ALG_SHA256 },
                 .n_banks = 1,
                 .refresh_percent = 80,

@@ -78,6 +78,8 @@ struct HttpRequest {
         char *retry_after;
         char *content_type;
         char *ms_error_code;
+        char *request_id;
+        char *service_version;
         http_done_fn callback;
         void *userdata;
         bool floating;                  /* owned by the client: freed after the callback */
@@ -148,6 +150,8 @@ static void request_detach(HttpRequest *r) {
         r->retry_after = mfree(r->retry_after);
         r->content_type = mfree(r->content_type);
         r->ms_error_code = mfree(r->ms_error_code);
+        r->request_id = mfree(r->request_id);
+        r->service_version = mfree(r->service_version);
 }
 
 static void request_destroy(HttpRequest *r) {
@@ -177,6 +181,7 @@ static void result_done(HttpResult *res) {
         free(res->error_text);
         free(res->content_type);
         free(res->ms_error_code);
+        free(res->request_id);
         *res = (HttpResult) {};
 }
 
@@ -247,6 +252,9 @@ static void request_complete(HttpRequest *r, CURLcode code) {
         } else
                 res.error = curl_code_to_errno(r, code);
 
+        /* Also after a reply that broke off (too large): its headers did arrive. */
+        if (r->request_id && http_request_id_is_valid(r->request_id))
+                res.request_id = TAKE_PTR(r->request_id);
         if (res.error == 0) {
                 if (r->retry_after &&
                     http_parse_retry_after(r->retry_after, (int64_t) time(NULL), &res.retry_after_sec) < 0)
@@ -256,6 +264,9 @@ static void request_complete(HttpRequest *r, CURLcode code) {
                 res.body = TAKE_PTR(r->response);
                 res.body_size = r->response_size;
                 r->response_alloc = r->response_size = 0;
+                /* Support asks for the request id of any call, not only of failed ones. */
+                log_debug("HTTP %ld, %zu bytes (request id %s, service version %s).", res.status,
+                          res.body_size, strna(res.request_id), strna(r->service_version));
         } else {
                 res.status = 0;
                 if (asprintf(&res.error_text, "%s%s%s", curl_easy_strerror(code), r->errbuf[0] ? ": " : "",
@@ -522,6 +533,8 @@ static char **header_slot(HttpRequest *r, const char *name, size_t len) {
                 { "Retry-After", offsetof(HttpRequest, retry_after) },
                 { "Content-Type", offsetof(HttpRequest, content_type) },
                 { "x-ms-error-code", offsetof(HttpRequest, ms_error_code) },
+                { "x-ms-request-id", offsetof(HttpRequest, request_id) },
+                { "x-ms-maa-service-version", offsetof(HttpRequest, service_version) },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -542,6 +555,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
                 r->retry_after = mfree(r->retry_after);
                 r->content_type = mfree(r->content_type);
                 r->ms_error_code = mfree(r->ms_error_code);
+                r->request_id = mfree(r->request_id);
+                r->service_version = mfree(r->service_version);
                 return n;
         }
         colon = memchr(buf, ':', n);
@@ -754,6 +769,14 @@ int http_request(HttpClient *c, const HttpRequestSpec *spec, http_done_fn cb, vo
                 *ret = req;
         TAKE_PTR(req);
         return 0;
+}
+
+bool http_request_id_is_valid(const char *id) {
+        size_t n = strlen(id);
+
+        /* It lands in LastError and a journal field: no spaces, quotes or separators. */
+        return n > 0 && n <= HTTP_REQUEST_ID_MAX &&
+               strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.:-") == n;
 }
 
 int http_parse_retry_after(const char *value, int64_t now, int64_t *ret_sec) {

@@ -22,6 +22,7 @@ typedef struct HttpOptions {
 #define HTTP_CONNECT_TIMEOUT_DEFAULT_USEC (10 * USEC_PER_SEC)
 #define HTTP_TOTAL_TIMEOUT_DEFAULT_USEC (60 * USEC_PER_SEC)
 #define HTTP_MAX_RESPONSE_DEFAULT ((size_t) 4 * 1024 * 1024)
+#define HTTP_REQUEST_ID_MAX 128
 
 typedef enum HttpMethod {
         HTTP_GET,
@@ -66,6 +67,8 @@ typedef struct HttpResult {
         int64_t retry_after_sec;        /* Retry-After in seconds from now; -1 when absent/invalid */
         char *content_type;             /* NULL when absent */
         char *ms_error_code;            /* x-ms-error-code; NULL when absent */
+        char *request_id;               /* x-ms-request-id, the id Microsoft support asks for; NULL when
+                                         * absent or not a plausible id (http_request_id_is_valid()) */
         char *body;                     /* always NUL-terminated (empty body: ""), NULL on error */
         size_t body_size;               /* without the terminating NUL */
 } HttpResult;
@@ -105,5 +108,8 @@ bool http_request_is_pending(const HttpRequest *r);
  * the latter relative to NOW (seconds since the epoch); a date in the past gives 0.
  * Returns 0, or -EINVAL for anything else, -ERANGE for absurd values. */
 int http_parse_retry_after(const char *value, int64_t now, int64_t *ret_sec);
+
+/* True when ID is 1..HTTP_REQUEST_ID_MAX characters of base64, base64url, hex or GUID text. */
+bool http_request_id_is_valid(const char *id);
 
 const char *http_method_to_string(HttpMethod m);

@@ -143,8 +143,9 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* Reads the attested PCRs again and compares them with the token's. Returns 1 if they differ. */
-static int attested_pcrs_changed(Manager *m, TpmContext *tpm) {
+/* Reads the attested PCRs of MASK again and compares them with the token's. Returns 1 if they
+ * differ. */
+static int attested_pcrs_changed(Manager *m, TpmContext *tpm, uint32_t mask) {
         PcrSet now = {};
         uint16_t banks[PCR_BANKS_MAX];
         size_t n = 0;
@@ -152,9 +153,10 @@ static int attested_pcrs_changed(Manager *m, TpmContext *tpm) {
 
         for (size_t i = 0; i < m->token_pcrs.n_banks; i++)
                 banks[n++] = m->token_pcrs.banks[i].alg;
-        if (n == 0 || m->token_pcr_mask == 0)
+        mask &= m->token_pcr_mask;
+        if (n == 0 || mask == 0)
                 return 0;
-        r = tpm_pcr_read(tpm, m->token_pcr_mask, banks, n, &now, NULL);
+        r = tpm_pcr_read(tpm, mask, banks, n, &now, NULL);
         if (r < 0)
                 return r;
         r = pcr_set_compare(&m->token_pcrs, &now, NULL);
@@ -207,14 +209,16 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
                 log_debug_errno(r, "Reading the PCR update counter failed: %m");
                 return;
         }
-        if (m->have_pcr_counter && counter == m->pcr_counter)
-                return;
+        /* An unmoved counter still leaves PCRs 16-23 to look at: their extends do not count. Once
+         * the token is known stale, only the counter triggers again (the values differ until the
+         * next token, and the retry schedule owns the attempts meanwhile). */
+        bool moved = !m->have_pcr_counter || counter != m->pcr_counter;
         m->pcr_counter = counter;
         m->have_pcr_counter = true;
-        if (!m->token)
+        if (!m->token || (!moved && (m->token_pcrs_changed || !(m->token_pcr_mask & PCR_NO_INCREMENT_MASK))))
                 return;
 
-        r = attested_pcrs_changed(m, tpm);
+        r = attested_pcrs_changed(m, tpm, moved ? UINT32_MAX : PCR_NO_INCREMENT_MASK);
         if (r < 0) {
                 log_warning_errno(r, "Re-reading the attested PCRs failed, ignoring: %m");
                 return;

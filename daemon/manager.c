@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "cache.h"
+#include "http.h"
 #include "log-ids.h"
 #include "log.h"
 #include "manager.h"
@@ -149,8 +150,8 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
 }
 
 static void manager_attest_failed(Manager *m, AttestResult *r) {
-        char fverifier[512], retry[64] = "";
-        const char *fields[] = { fverifier, NULL };
+        char fverifier[512], frequest[32 + HTTP_REQUEST_ID_MAX], retry[64] = "";
+        const char *fields[] = { fverifier, r->request_id ? frequest : NULL, NULL };
         uint64_t delay;
 
         m->failure_count++;
@@ -163,6 +164,7 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
         }
         (void) manager_set_error(m, r->message ?: strerror(-r->error));
         snprintf(fverifier, sizeof fverifier, "ATTESTD_VERIFIER=%s", strempty(m->config->endpoint));
+        snprintf(frequest, sizeof frequest, "ATTESTD_REQUEST_ID=%s", strempty(r->request_id));
 
         if (r->outcome == ATTEST_DENIED) {
                 log_struct(LOG_ERR, r->error, ATTESTD_MESSAGE_DENIED, fields, "Attestation denied: %s%s",
@@ -179,10 +181,28 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
         }
 }
 
+/* Said once per process, before the outcome it may explain: MAA's default configuration rule
+ * require_valid_aik_cert=true refuses evidence without an AK certificate. */
+static void warn_no_ak_cert(Manager *m, const AttestResult *r) {
+        char nv[64] = "none";
+
+        if (m->warned_no_ak_cert || !r->evidence_collected || r->ak_cert_sent)
+                return;
+        m->warned_no_ak_cert = true;
+        if (m->config->ak_cert_nv_index)
+                snprintf(nv, sizeof nv, "0x%08x, not defined or never written", m->config->ak_cert_nv_index);
+        log_struct(LOG_WARNING, 0, ATTESTD_MESSAGE_NO_AK_CERT, NULL,
+                   "No AK certificate is known (AKCertNVIndex=%s, no AKCertFile=): a provider whose policy "
+                   "keeps the default require_valid_aik_cert=true will refuse the evidence. Set AKCertNVIndex= "
+                   "or AKCertFile=, or let the policy's configurationrules issue "
+                   "issueproperty(type=\"require_valid_aik_cert\", value=false).", nv);
+}
+
 static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {
         Manager *m = userdata;
 
         manager_put_tpm(m);
+        warn_no_ak_cert(m, r);
         if (r->outcome == ATTEST_OK)
                 manager_attest_succeeded(m, r);
         else

@@ -35,6 +35,7 @@ typedef struct Manager {
         char *config_path;              /* NULL = default */
         bool once;                      /* attestd --once: one attempt, then exit */
         int exit_status;
+        bool warned_no_ak_cert;         /* the missing AK certificate was pointed out (once) */
 
         TpmContext *tpm;                /* open only while in use */
         Attester *attester;

@@ -10,6 +10,11 @@
 #include "util.h"
 
 #define PCR_COUNT 24
+#define PCR_ALL_MASK UINT32_C(0xFFFFFF)
+/* PCRs 16-23: the PC Client profile puts them in the TPM's "no increment" group, so extending them
+ * does not move pcrUpdateCounter (verified on swtpm for 16 and 23; 17-22 need locality 4 or a
+ * D-RTM event). A change watch must compare their values. */
+#define PCR_NO_INCREMENT_MASK UINT32_C(0xFF0000)
 #define PCR_DIGEST_MAX 64               /* SHA-512 */
 #define PCR_BANKS_MAX 5                 /* sha1, sha256, sha384, sha512, sm3_256 */
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 # Loopback HTTPS + plain-HTTP server for the http/auth unit tests only: canned routes (JSON, errors,
-# Retry-After, stalls, oversized and dripping bodies) plus emulated IMDS and Entra token endpoints.
+# Retry-After, stalls, oversized and dripping bodies, MAA-shaped error replies) plus emulated IMDS
+# and Entra token endpoints.
 """usage: https-test-server.py DIR
 
 Creates DIR/ca.pem, DIR/wrong-ca.pem, DIR/server.pem and DIR/server.key unless present (the server
@@ -31,6 +32,14 @@ CC_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 CC_SECRET = "s3cr3t/+=&% ~.x"
 CC_SCOPE = "https://attest.azure.net/.default"
 BIG = 2 * 1024 * 1024
+REQUEST_ID = "Xq3v-Lp9_Tz0Wb8k"  # 16 characters, as on the real service's /attest/Tpm
+# The shape of a real policy denial: a native trace over several lines (REAL-SERVICE.md, Errors).
+DENY_TRACE = ("Native operation failed with 65518: D:\\build\\PolicyEngine.cpp(42)\\attest!0000000000001234: "
+              "(caller: 0000000000005678) Exception(0) 83FFFFEE Policy Evaluation Error has occurred "
+              "Msg:[Policy Engine Exception: A Deny claim was issued, authorization failed.]\r\n\n"
+              "D:\\build\\api.cpp(99)\\attest!0000000000009abc: (caller: 000000000000def0) LogHr(0) 83FFFFEE "
+              "Policy Evaluation Error has occurred Msg:[Unhandled Exception: \"Policy Evaluation Error has "
+              "occurred\"]\n\t\n")
 
 counts = {}
 counts_lock = threading.Lock()
@@ -152,10 +161,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def send_chunked(self, chunks, delay=0.0):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
+    def send_chunked(self, chunks, delay=0.0, status=200, ctype="application/octet-stream", headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
         self.send_header("Transfer-Encoding", "chunked")
+        for k, v in headers:
+            self.send_header(k, v)
         self.end_headers()
         for c in chunks:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(c), c))
@@ -197,6 +208,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/ms-error":
             self.send(400, {"error": {"code": "InvalidParameter", "message": "bad"}},
                       headers=[("x-ms-error-code", "InvalidParameter")])
+        elif path.startswith("/maa/"):
+            self.maa_reply(parts[2])
         elif path == "/retry-after/delta":
             self.send(429, "busy", "text/plain", headers=[("Retry-After", "7")])
         elif path == "/retry-after/date":
@@ -222,6 +235,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.client_credentials(method, parts[1], parts[2], body)
         else:
             self.send(404, "no route %s" % path, "text/plain")
+
+    def maa_reply(self, scen):
+        """Replies shaped like the real service's: chunked, request id and service version, and
+        for errors no x-ms-error-code and Connection: close."""
+        rid = {"badid": "has space " + REQUEST_ID, "longid": "A" * 129}.get(scen, REQUEST_ID)
+        headers = [("x-ms-request-id", rid), ("x-ms-maa-service-version", "1.11.03163.0001")]
+        if scen == "ok":
+            body, status = {"data": "e30"}, 200
+        elif scen == "deny":
+            body = {"error": {"code": "PolicyEvaluationError", "message": DENY_TRACE}}
+            status = 400
+        elif scen == "unauthorized":
+            body, status = {"error": {"code": "Unauthorized", "message": "Access denied."}}, 401
+        else:
+            body = {"error": {"code": "Bad request", "message": "A VBS attestation policy has not been set "
+                              "on the attestation provider."}}
+            status = 400
+        if status != 200:
+            headers.append(("Connection", "close"))
+        data = json.dumps(body).encode()
+        self.send_chunked([data[:20], data[20:]], status=status, ctype="application/json; charset=utf-8",
+                          headers=headers)
+        if status != 200:
+            self.close_connection = True
 
     def reject(self, why):
         self.send(400, {"error": "invalid_request", "error_description": "test server: " + why})

@@ -149,7 +149,7 @@ START_TEST(test_defaults) {
         ck_assert_ptr_null(c->endpoint);
         ck_assert_str_eq(c->tcti, "device:/dev/tpmrm0");
         ck_assert_uint_eq(c->ak_handle, 0x81000003);
-        ck_assert_uint_eq(c->pcr_mask, 0xF8FF);
+        ck_assert_uint_eq(c->pcr_mask, 0xFFFFFF);
         ck_assert_uint_eq(c->n_banks, 1);
         ck_assert_uint_eq(c->banks[0], TPM2_ALG_SHA256);
         ck_assert_int_eq(c->auth_method, AUTH_NONE);
@@ -204,7 +204,7 @@ START_TEST(test_empty_file_and_reset) {
         ck_assert_str_eq(c->tcti, "mssim");
         ck_assert_int_eq(config_parse_text(c, "b", "[TPM]\nTCTI=\nPCRs=\n", 18), 0);
         ck_assert_str_eq(c->tcti, "device:/dev/tpmrm0");
-        ck_assert_uint_eq(c->pcr_mask, 0xF8FF);
+        ck_assert_uint_eq(c->pcr_mask, 0xFFFFFF);
 }
 END_TEST
 

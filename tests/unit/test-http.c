@@ -33,7 +33,7 @@ typedef struct Outcome {
         int error;
         long status;
         int64_t retry_after;
-        char *error_text, *body, *content_type, *ms_error_code;
+        char *error_text, *body, *content_type, *ms_error_code, *request_id;
         size_t body_size;
 } Outcome;
 
@@ -42,6 +42,7 @@ static void outcome_done(Outcome *o) {
         free(o->body);
         free(o->content_type);
         free(o->ms_error_code);
+        free(o->request_id);
 }
 
 static void on_done(HttpRequest *r, HttpResult *res, void *userdata) {
@@ -56,6 +57,7 @@ static void on_done(HttpRequest *r, HttpResult *res, void *userdata) {
         o->body_size = res->body_size;
         o->content_type = TAKE_PTR(res->content_type);
         o->ms_error_code = TAKE_PTR(res->ms_error_code);
+        o->request_id = TAKE_PTR(res->request_id);
         if (o->remaining && --*o->remaining == 0)
                 sd_event_exit(o->event, 0);
 }
@@ -176,6 +178,8 @@ typedef struct StatusCase {
         long status;
         int64_t retry_min, retry_max;
         const char *ms_error_code;
+        const char *request_id;
+        const char *body_contains;
 } StatusCase;
 
 static const StatusCase status_cases[] = {
@@ -186,6 +190,14 @@ static const StatusCase status_cases[] = {
         { "/retry-after/date", 503, 115, 121, NULL },
         { "/retry-after/garbage", 503, -1, -1, NULL },
         { "/redirect", 302, -1, -1, NULL },    /* never followed */
+        /* The real service: chunked, Connection: close, no x-ms-error-code, a request id. */
+        { "/maa/nopolicy", 400, -1, -1, NULL, "Xq3v-Lp9_Tz0Wb8k", "\"Bad request\"" },
+        { "/maa/deny", 400, -1, -1, NULL, "Xq3v-Lp9_Tz0Wb8k", "A Deny claim was issued" },
+        { "/maa/unauthorized", 401, -1, -1, NULL, "Xq3v-Lp9_Tz0Wb8k", "Access denied." },
+        { "/maa/ok", 200, -1, -1, NULL, "Xq3v-Lp9_Tz0Wb8k", "{\"data\": \"e30\"}" },
+        /* Ids that could not be quoted to support, or would garble a log line, are dropped. */
+        { "/maa/badid", 400, -1, -1, NULL, NULL, "Bad request" },
+        { "/maa/longid", 400, -1, -1, NULL, NULL, "Bad request" },
 };
 
 START_TEST(test_status) {
@@ -201,7 +213,13 @@ START_TEST(test_status) {
                 ck_assert_str_eq(o.ms_error_code, t->ms_error_code);
         else
                 ck_assert_ptr_null(o.ms_error_code);
+        if (t->request_id)
+                ck_assert_str_eq(o.request_id, t->request_id);
+        else
+                ck_assert_ptr_null(o.request_id);
         ck_assert_ptr_nonnull(o.body);
+        if (t->body_contains)
+                ck_assert_ptr_nonnull(strstr(o.body, t->body_contains));
         outcome_done(&o);
 }
 END_TEST
@@ -241,6 +259,26 @@ START_TEST(test_parse_retry_after) {
 
         ck_assert_int_eq(http_parse_retry_after(t->value, 784111777 - 10, &v), t->expect_r);
         ck_assert_int_eq(v, t->expect_r == 0 ? t->expect_sec : -42);
+}
+END_TEST
+
+START_TEST(test_request_id_is_valid) {
+        char longest[HTTP_REQUEST_ID_MAX + 2];
+
+        ck_assert(http_request_id_is_valid("Xq3v-Lp9_Tz0Wb8k"));
+        ck_assert(http_request_id_is_valid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        ck_assert(http_request_id_is_valid("abc+/=="));
+        ck_assert(!http_request_id_is_valid(""));
+        ck_assert(!http_request_id_is_valid("two words"));
+        ck_assert(!http_request_id_is_valid("id\"quoted"));
+        ck_assert(!http_request_id_is_valid("id;ATTESTD_X=1"));
+        ck_assert(!http_request_id_is_valid("caf\xc3\xa9"));
+        memset(longest, 'A', HTTP_REQUEST_ID_MAX);
+        longest[HTTP_REQUEST_ID_MAX] = 0;
+        ck_assert(http_request_id_is_valid(longest));
+        longest[HTTP_REQUEST_ID_MAX] = 'A';
+        longest[HTTP_REQUEST_ID_MAX + 1] = 0;
+        ck_assert(!http_request_id_is_valid(longest));
 }
 END_TEST
 
@@ -661,6 +699,7 @@ static Suite *http_suite(void) {
 
         tc = tcase_create("parsers");
         tcase_add_loop_test(tc, test_parse_retry_after, 0, ELEMENTSOF(retry_cases));
+        tcase_add_test(tc, test_request_id_is_valid);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("lifecycle");
