@@ -3,6 +3,7 @@
 # token faults and the control channel. Run: /usr/bin/python3 -m unittest (in this dir).
 import base64
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -152,6 +153,7 @@ class AttestWithSwtpm(unittest.TestCase):
         self.assertEqual(last['decoded']['jws_header'], {'alg': 'PS256', 'typ': 'attReqV2'})
         self.assertEqual(last['decoded']['jws_payload']['att_type'], 'basic')
         self.assertEqual(last['response']['status'], 200)
+        self.assertRegex(last['response']['request_id'], r'^[A-Za-z0-9+/]{16}$')
         with open(os.path.join(self.record, files[-1][:-5] + '.body'), 'rb') as f:
             self.assertEqual(json.loads(f.read())['data'], last['body'] and json.loads(
                 last['body'])['data'])
@@ -617,6 +619,11 @@ class EmulatorService(unittest.TestCase):
                 self.assertEqual(st, 200)
                 with self.assertRaises(ValueError):
                     json.loads(unb64u(json.loads(body)['data']))
+        # The one reply with a Content-Length, which promises more than it sends.
+        self.emu.ctl('POST', '/control/fault', {'fault': 'garbage', 'arg': 'truncated', 'count': 1})
+        with self.assertRaises(http.client.IncompleteRead):
+            self.emu.request('POST', '/attest/Tpm' + API, LEG1_BODY)
+        self.assertEqual(dict(self.emu.last_headers)['Content-Length'], '1000')
 
     def test_oversized_and_certs_scope(self):
         self.emu.ctl('POST', '/control/fault', {'fault': 'oversized', 'arg': '1M', 'scope': 'certs',
