@@ -130,9 +130,10 @@ class ServiceHandler(BaseHTTPRequestHandler):
 
     # ---- responses
     def log_request(self, code='-', size='-'):
-        err = self.outcome.get('code')
+        # Also called by http.server for a request line it refuses before serve() runs.
+        err = getattr(self, 'outcome', {}).get('code')
         self.server.emulator.log('%s "%s" %s request-id %s%s' % (
-            self.client_address[0], self.requestline, code, self.request_id,
+            self.client_address[0], self.requestline, code, getattr(self, 'request_id', '-'),
             ' (%s)' % err if err else ''))
 
     def settle(self, outcome):
@@ -186,6 +187,19 @@ class ServiceHandler(BaseHTTPRequestHandler):
             headers['x-ms-error-code'] = err.code
         self.send_json(err.status, {'error': {'code': err.code, 'message': err.message}}, headers,
                        {'status': err.status, 'code': err.code, 'message': err.message})
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (bad request line, headers too long) as CloudError
+        JSON too, never its HTML page."""
+        self.request_id = getattr(self, 'request_id', None) or new_request_id()
+        self.outcome = {'status': code, 'code': 'BadRequest', 'message': message or ''}
+        self.close_connection = True
+        self.request_version = 'HTTP/1.1'     # http.server sends no headers to "HTTP/0.9"
+        body = compact_json({'error': {'code': 'BadRequest', 'message': message or
+                                       'The request could not be parsed.'}})
+        self.start_reply(code, {'Connection': 'close'})
+        self.write_chunk(body)
+        self.end_chunks()
 
     # ---- dispatch
     def serve(self, method):

@@ -7,6 +7,8 @@ import http.client
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -561,16 +563,13 @@ class EmulatorService(unittest.TestCase):
         with open(os.path.join(self.tmp, 'emulator.log')) as f:
             self.assertIn('request-id %s' % hdrs['x-ms-request-id'], f.read())
 
-    def test_chunked_framing_on_the_wire(self):
-        """Raw bytes: chunk sizes in hex, each chunk followed by CRLF, a final 0 chunk."""
-        import socket
-        import ssl
+    def raw_exchange(self, request):
+        """Send raw bytes over TLS, read until the server closes: (head, body bytes)."""
         host, port = self.emu.endpoint[len('https://'):].rsplit(':', 1)
         raw = b''
         with socket.create_connection((host, int(port)), timeout=10) as plain:
             with self.emu.ssl.wrap_socket(plain, server_hostname=host) as s:
-                s.sendall(b'GET /certs HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n'
-                          % host.encode())
+                s.sendall(request)
                 while True:
                     try:
                         data = s.recv(65536)
@@ -580,8 +579,10 @@ class EmulatorService(unittest.TestCase):
                         break
                     raw += data
         head, _, rest = raw.partition(b'\r\n\r\n')
-        self.assertIn(b'\r\nTransfer-Encoding: chunked', head)
-        self.assertNotIn(b'Content-Length', head)
+        return head, rest
+
+    def dechunk(self, rest):
+        """Chunk sizes in hex, each chunk followed by CRLF, a final 0 chunk."""
         body = b''
         while True:
             size, _, rest = rest.partition(b'\r\n')
@@ -592,7 +593,20 @@ class EmulatorService(unittest.TestCase):
             self.assertEqual(rest[:2], b'\r\n')
             rest = rest[2:]
         self.assertEqual(rest, b'\r\n')
-        self.assertEqual(json.loads(body), self.emu.get_json('/certs'))
+        return body
+
+    def test_chunked_framing_on_the_wire(self):
+        head, rest = self.raw_exchange(b'GET /certs HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                                       b'Connection: close\r\n\r\n')
+        self.assertIn(b'\r\nTransfer-Encoding: chunked', head)
+        self.assertNotIn(b'Content-Length', head)
+        self.assertEqual(json.loads(self.dechunk(rest)), self.emu.get_json('/certs'))
+
+    def test_unparsable_request_gets_a_cloud_error(self):
+        head, rest = self.raw_exchange(b'GARBAGE\r\n\r\n')
+        self.assertTrue(head.startswith(b'HTTP/1.1 400 '), head)
+        self.assertIn(b'\r\nx-ms-request-id: ', head)
+        self.assertEqual(json.loads(self.dechunk(rest))['error']['code'], 'BadRequest')
 
     def test_http_429_with_retry_after_via_ctl(self):
         subprocess.run([CTL, self.emu.dir, 'fault', 'http-429=3', '--count', '2'], check=True,
