@@ -200,7 +200,8 @@ ATTESTCTL=$ATTESTCTL "$srcdir/tests/integration/play-eventlog.sh" "$EVENTLOG" 2>
         { cat "$WORK/play.log" >&2; die "playing the event log into swtpm failed"; }
 
 MAADIR=$WORK/maa
-"$srcdir/tests/maa-emulator/maa-emulator" --state-dir "$MAADIR" --port 0 --log-file "$WORK/maa.log" &
+"$srcdir/tests/maa-emulator/maa-emulator" --state-dir "$MAADIR" --port 0 --log-file "$WORK/maa.log" \
+        --policy "$srcdir/tests/maa-emulator/policies/test-default.json" &
 EMU_PID=$!
 PIDS+=("$EMU_PID")
 "$srcdir/tests/maa-emulator/maa-emulator-ctl" "$MAADIR" wait-ready 15 >/dev/null || die "the emulator did not become ready"

@@ -87,15 +87,21 @@ maa_ctl() {
         "$top_srcdir/tests/maa-emulator/maa-emulator-ctl" "$MAA_DIR" "$@"
 }
 
-# start_emulator [OPTIONS...]: the MAA emulator on a free loopback port; exports MAA_DIR and
-# MAA_ENDPOINT. The state dir survives a restart_emulator (same CA, keys and port).
+# The emulator starts with no policy, like a new MAA provider; the tests load this one
+# (PCRs 0-7 required, no AIK certificate needed, the usual TPM claims issued).
+MAA_TEST_POLICY="$top_srcdir/tests/maa-emulator/policies/test-default.json"
+
+# start_emulator [OPTIONS...]: the MAA emulator on a free loopback port with $MAA_TEST_POLICY (a
+# --policy among OPTIONS overrides it); exports MAA_DIR and MAA_ENDPOINT. The state dir survives
+# a restart_emulator (same CA, keys and port).
 start_emulator() {
         [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import cryptography' 2>/dev/null ||
                 skip "/usr/bin/python3 with python3-cryptography is needed for the MAA emulator"
         export MAA_DIR="$TEST_TMPDIR/maa"
         local port=0
         [ -f "$MAA_DIR/port" ] && port=$(cat "$MAA_DIR/port")
-        "$EMULATOR" --state-dir "$MAA_DIR" --port "$port" --log-file "$TEST_TMPDIR/maa.log" "$@" &
+        "$EMULATOR" --state-dir "$MAA_DIR" --port "$port" --log-file "$TEST_TMPDIR/maa.log" \
+                --policy "$MAA_TEST_POLICY" "$@" &
         register_pid $!
         maa_ctl wait-ready 20 >/dev/null || fail "the MAA emulator did not get ready"
         MAA_ENDPOINT=$(cat "$MAA_DIR/endpoint")

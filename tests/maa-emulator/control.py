@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import policy as policy_mod
 from common import compact_json, write_atomic
 from faults import Fault, FaultError
-from pki import SigningKey, jwks_document
+from pki import SelfSignedKey, SigningKey, TokenCa
 from service import ServiceHandler, TlsServer
 
 
@@ -27,6 +27,7 @@ class Runner:
         self.listener_lock = threading.Lock()
         self.stopped = threading.Event()
         self.refuse_timer = None
+        self.token_ca = None
 
     def path(self, name):
         return os.path.join(self.state_dir, name)
@@ -73,7 +74,7 @@ class Runner:
 
     # ---- keys and published documents
     def rotate_key(self):
-        new = SigningKey.generate(self.em.issuer)
+        new = SigningKey.generate(self.token_ca)
         new.save(self.state_dir)
         with self.em.lock:
             old, self.em.signing = self.em.signing, new
@@ -82,7 +83,7 @@ class Runner:
         return {'old_kid': old.kid, 'kid': new.kid}
 
     def write_documents(self):
-        write_atomic(self.path('jwks.json'), compact_json(jwks_document([self.em.signing])) + b'\n')
+        write_atomic(self.path('jwks.json'), compact_json(self.em.jwks()) + b'\n')
         write_atomic(self.path('openid-configuration.json'), compact_json(self.em.openid()) + b'\n')
 
     def info(self):
@@ -90,7 +91,9 @@ class Runner:
                 'control_port': self.control_port, 'issuer': self.em.issuer,
                 'kid': self.em.signing.kid, 'refusing': self.em.refusing,
                 'clock_offset_sec': self.em.clock_offset,
-                'context_lifetime_sec': self.em.context_lifetime, 'pid': os.getpid()}
+                'context_lifetime_sec': self.em.context_lifetime,
+                'token_lifetime_sec': self.em.token_lifetime,
+                'policy_set': self.em.policy is not None, 'pid': os.getpid()}
 
     # ---- lifecycle
     def start(self, initial_faults):
@@ -101,7 +104,9 @@ class Runner:
         self.endpoint = endpoint = 'https://%s:%d' % (
             self.bind if ':' not in self.bind else '[%s]' % self.bind, self.port)
         self.em.issuer = (self.issuer_override or endpoint).rstrip('/')
-        self.em.signing = SigningKey.load_or_create(self.state_dir, self.em.issuer)
+        self.token_ca = TokenCa(self.state_dir)
+        self.em.signing = SigningKey.load_or_create(self.state_dir, self.token_ca)
+        self.em.other_key = SelfSignedKey(self.state_dir, self.em.issuer)
         self.control = ThreadingHTTPServer(('127.0.0.1', self.control_port), ControlHandler)
         self.control.daemon_threads = True
         self.control.runner = self
@@ -157,10 +162,10 @@ class ControlHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def body_json(self):
+    def body_json(self, empty=None):
         length = int(self.headers.get('Content-Length') or 0)
         if not length:
-            return {}
+            return {} if empty is None else empty
         return json.loads(self.rfile.read(length))
 
     def do_GET(self):
@@ -185,6 +190,8 @@ class ControlHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         try:
             body = self.body_json()
+            if body is None and path != '/control/policy':
+                raise ValueError('body must be a JSON object')
             if path == '/control/fault':
                 if not isinstance(body, dict) or not isinstance(body.get('fault'), str):
                     raise FaultError('body must be {"fault": NAME, "arg"?, "count"?, "scope"?}')
@@ -193,7 +200,8 @@ class ControlHandler(BaseHTTPRequestHandler):
             elif path == '/control/clear':
                 self.reply(200, {'cleared': runner.clear_faults(body.get('fault'))})
             elif path == '/control/policy':
-                new = policy_mod.validate(body)
+                # null removes the policy: the provider is back to its first state.
+                new = None if body is None else policy_mod.validate(body)
                 with em.lock:
                     em.policy = new
                 self.reply(200, new)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 HERE = os.path.dirname(os.path.realpath(__file__))
 EMULATOR = os.path.join(HERE, 'maa-emulator')
 CTL = os.path.join(HERE, 'maa-emulator-ctl')
+TEST_POLICY = os.path.join(HERE, 'policies', 'test-default.json')
 TESTDATA = os.path.join(os.path.dirname(HERE), 'testdata')
 OVMF_LOG = os.path.join(TESTDATA, 'eventlogs', 'uefi-ovmf-swtpm-directkernel',
                         'binary_bios_measurements.bin')
@@ -147,12 +148,19 @@ class HttpError(Exception):
         return json.loads(self.body)['error']
 
 
-class Emulator:
-    """The emulator as a subprocess with its own state dir."""
+def test_policy(**changes):
+    """The tests' policy (policies/test-default.json) with some members changed."""
+    with open(TEST_POLICY) as f:
+        return dict(json.load(f), **changes)
 
-    def __init__(self, state_dir, *args):
+
+class Emulator:
+    """The emulator as a subprocess with its own state dir. It gets the tests' policy
+    unless `policy` is None (then it starts as a new provider does: with none)."""
+
+    def __init__(self, state_dir, *args, policy=TEST_POLICY):
         self.dir = state_dir
-        self.args = list(args)
+        self.args = list(args) + (['--policy', policy] if policy else [])
         self.proc = None
 
     def start(self, timeout=10):
@@ -192,6 +200,7 @@ class Emulator:
             hdrs.update(headers or {})
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
+            self.last_headers = resp.getheaders()
             return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), resp.read()
         finally:
             conn.close()
@@ -213,16 +222,28 @@ class Emulator:
 
     def ctl(self, method, path, body=None):
         port = int(self.read('control-port'))
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         req = urllib.request.Request('http://127.0.0.1:%d%s' % (port, path), method=method,
-                                     data=None if body is None else json.dumps(body).encode())
+                                     data=data)
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
 
 
+def decode_jwt(token):
+    """(header, claims) of a compact JWT, unverified."""
+    h, p, _ = token.split('.')
+    return json.loads(unb64u(h)), json.loads(unb64u(p))
+
+
+def x5t(der):
+    return b64u(hashlib.sha1(der).digest())
+
+
 def verify_jwt(token, jwks):
-    """Independent RS256 check against a JWKS whose keys carry only x5c."""
+    """Independent RS256 check against a JWKS whose keys carry only x5c: the key is the one
+    /certs lists under the header's kid, never the header's own x5c."""
     h, p, s = token.split('.')
-    header, claims = json.loads(unb64u(h)), json.loads(unb64u(p))
+    header, claims = decode_jwt(token)
     if header.get('alg') != 'RS256':
         raise ValueError('alg %r' % header.get('alg'))
     key = next((k for k in jwks['keys'] if k['kid'] == header['kid']), None)
@@ -232,6 +253,14 @@ def verify_jwt(token, jwks):
     cert.public_key().verify(unb64u(s), (h + '.' + p).encode(), padding.PKCS1v15(),
                              hashes.SHA256())
     return header, claims
+
+
+def check_issued_by(cert, issuer):
+    """Raises unless `issuer` (an RSA certificate) signed `cert`."""
+    if cert.issuer != issuer.subject:
+        raise ValueError('issuer %s is not %s' % (cert.issuer, issuer.subject))
+    issuer.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
+                               cert.signature_hash_algorithm)
 
 
 def make_aik_cert(ak_pub, ca_key=None, ca_name='test AIK CA'):

@@ -1,37 +1,50 @@
-# The emulator's small, fixed-rule attestation policy: a JSON object of knobs that stand
-# in for an MAA policy (PROTOCOL.md §5.2/§5.6), validation of it, and its evaluation.
+# The emulator's small, fixed-rule JSON policy: a test convenience standing in for an MAA
+# policy (../../doc/maa-protocol.md), its validation, and its evaluation into the claims a
+# token carries beyond the ones the service always adds. A provider starts with no policy.
 import hashlib
 import json
 
 from cryptography import x509
 
+import eventlog_replay
 from common import ServiceError, b64url_encode
 
-# Real MAA answers this on /attest/Tpm when no policy is set; the service says "VBS"
-# even on the TPM endpoint (Azure/azure-sdk-for-js#34816, PROTOCOL.md §5.1 / S17).
+# Real MAA answers every attest call this way while no policy is set: HTTP 400, code
+# "Bad request" (with a space), no x-ms-error-code header, Connection: close. It says "VBS"
+# even on the TPM endpoint.
+NO_POLICY_CODE = 'Bad request'
 NO_POLICY_MESSAGE = 'A VBS attestation policy has not been set on the attestation provider.'
 DENY_MESSAGE = 'A Deny claim was issued, authorization failed.'
 
+# Members that MAA also has (configurationrules) take MAA's defaults.
 DEFAULTS = {
-    'policy_set': True,
-    'required_pcr_mask': 0xFF,          # real MAA: 0xFFFFFF (all 24 PCRs)
+    'required_pcr_mask': 0xFFFFFF,      # MAA's default: all 24 PCRs
     'allowed_aik_pub_hashes': [],       # empty = any AIK
     'golden_pcrs': {},                  # {"sha256": {"7": "<hex>"}}
     'require_bearer': False,
     'bearer_tokens': [],
-    'token_lifetime_sec': 28800,
-    'require_valid_aik_cert': False,    # real MAA: true
+    'token_lifetime_sec': None,         # None: the service's --token-lifetime
+    'require_valid_aik_cert': True,     # MAA's default
     'aik_trust_anchors': [],            # PEM certificates (text) that may issue aik_cert
     'require_secure_boot': False,
     'require_tcg_log': True,
-    'issue_events': False,              # add the §5.4 "events" claim to tokens
+    'issue': [],                        # incoming claims copied into the token (INCOMING)
+    'issue_events': False,              # add the "events" claim to tokens
 }
 
 _TYPES = {
-    'policy_set': bool, 'required_pcr_mask': int, 'allowed_aik_pub_hashes': list,
+    'required_pcr_mask': int, 'allowed_aik_pub_hashes': list,
     'golden_pcrs': dict, 'require_bearer': bool, 'bearer_tokens': list,
     'token_lifetime_sec': int, 'require_valid_aik_cert': bool, 'aik_trust_anchors': list,
-    'require_secure_boot': bool, 'require_tcg_log': bool, 'issue_events': bool,
+    'require_secure_boot': bool, 'require_tcg_log': bool, 'issue': list, 'issue_events': bool,
+}
+
+# TPM incoming claims the "issue" member may name, and the verified fact each one reads.
+INCOMING = {
+    'aikValidated': lambda facts: facts['aik_validated'],
+    'aikPubHash': lambda facts: facts['aik_pub_hash'],
+    'tpmVersion': lambda facts: 2,
+    'secureBootEnabled': lambda facts: facts['secure_boot'],
 }
 
 _BANK_SIZES = {'sha1': 20, 'sha256': 32, 'sha384': 48, 'sha512': 64}
@@ -43,6 +56,8 @@ class PolicyError(ValueError):
 
 def _check_type(key, value):
     kind = _TYPES[key]
+    if value is None and DEFAULTS[key] is None:
+        return None
     if kind is int:
         if isinstance(value, str):
             try:
@@ -70,8 +85,12 @@ def validate(obj):
         out[key] = _check_type(key, value)
     if not 0 <= out['required_pcr_mask'] <= 0xFFFFFF:
         raise PolicyError('policy: required_pcr_mask must be within 0..0xFFFFFF')
-    if out['token_lifetime_sec'] <= 0:
+    if out['token_lifetime_sec'] is not None and out['token_lifetime_sec'] <= 0:
         raise PolicyError('policy: token_lifetime_sec must be positive')
+    for name in out['issue']:
+        if name not in INCOMING:
+            raise PolicyError('policy: issue: "%s" is not an incoming claim the emulator knows '
+                              '(known: %s)' % (name, ', '.join(sorted(INCOMING))))
     for key in ('allowed_aik_pub_hashes', 'bearer_tokens', 'aik_trust_anchors'):
         if not all(isinstance(x, str) and x for x in out[key]):
             raise PolicyError('policy: %s must be an array of non-empty strings' % key)
@@ -105,8 +124,9 @@ def policy_hash(policy):
 
 
 def check_bearer(policy, header):
-    """Authorization check for /attest/Tpm (401 Unauthorized like MAA)."""
-    if not policy['require_bearer']:
+    """Authorization check for /attest/Tpm (401 Unauthorized like MAA). Without a policy
+    there is nothing to check here: the no-policy answer comes next."""
+    if policy is None or not policy['require_bearer']:
         return
     if not header:
         raise ServiceError(401, 'Unauthorized', 'The request has no Authorization header.',
@@ -120,18 +140,27 @@ def check_bearer(policy, header):
                            {'WWW-Authenticate': 'Bearer error="invalid_token"'})
 
 
+def no_policy_error():
+    return ServiceError(400, NO_POLICY_CODE, NO_POLICY_MESSAGE, {'Connection': 'close'})
+
+
 def check_policy_set(policy):
-    if not policy['policy_set']:
-        raise ServiceError(400, 'InvalidOperation', NO_POLICY_MESSAGE)
+    if policy is None:
+        raise no_policy_error()
 
 
-def _deny(detail):
-    return ServiceError(400, 'PolicyEvaluationError', '%s (emulator: %s)' % (DENY_MESSAGE, detail))
+def deny_error(detail=None):
+    """400 PolicyEvaluationError with a multi-line message, as MAA's native trace is; the
+    emulator's reason, when there is one, is its last line."""
+    lines = ['Policy evaluation failed for the TPM attestation request.',
+             'Inner error: PolicyEvaluationError: ' + DENY_MESSAGE]
+    if detail:
+        lines.append('emulator: ' + detail)
+    return ServiceError(400, 'PolicyEvaluationError', '\n'.join(lines))
 
 
-def evaluate(policy, facts):
-    """Authorization rules on the verified evidence. `facts` carries pcrs
-    ({bank: {index: bytes}}), aik_pub_hash, aik_validated, secure_boot, aik_cert_present."""
+def _check_configuration(policy, facts):
+    """The configurationrules MAA has: required_pcr_mask and require_valid_aik_cert."""
     mask = policy['required_pcr_mask']
     wanted = [i for i in range(24) if mask & (1 << i)]
     for bank, values in facts['pcrs'].items():
@@ -147,16 +176,33 @@ def evaluate(policy, facts):
                            'require_valid_aik_cert is set and the AIK certificate is %s'
                            % ('not valid for a trusted AIK CA' if facts['aik_cert_present']
                               else 'missing (aik_cert)'))
+
+
+def _authorize(policy, facts):
     allowed = policy['allowed_aik_pub_hashes']
     if allowed and facts['aik_pub_hash'] not in allowed:
-        raise _deny('aikPubHash %s is not in allowed_aik_pub_hashes' % facts['aik_pub_hash'])
+        raise deny_error('aikPubHash %s is not in allowed_aik_pub_hashes' % facts['aik_pub_hash'])
     if policy['require_secure_boot'] and not facts['secure_boot']:
-        raise _deny('secureBootEnabled is false')
+        raise deny_error('secureBootEnabled is false')
     for bank, values in sorted(policy['golden_pcrs'].items()):
         for idx, hexval in sorted(values.items(), key=lambda kv: int(kv[0])):
             got = facts['pcrs'].get(bank, {}).get(int(idx))
             if got is None:
-                raise _deny('golden PCR %s (%s) is not in the quote' % (idx, bank))
+                raise deny_error('golden PCR %s (%s) is not in the quote' % (idx, bank))
             if got.hex() != hexval.lower():
-                raise _deny('PCR %s (%s) is %s, the golden value is %s'
-                            % (idx, bank, got.hex(), hexval.lower()))
+                raise deny_error('PCR %s (%s) is %s, the golden value is %s'
+                                 % (idx, bank, got.hex(), hexval.lower()))
+
+
+def evaluate(policy, facts):
+    """Run the policy on the verified evidence and return the claims it issues (a dict,
+    merged by the service over the claims it always adds). Raises ServiceError for a
+    configuration rule that fails (400 InvalidParameter) or a denial (400
+    PolicyEvaluationError). `facts` carries pcrs ({bank: {index: bytes}}), logs,
+    aik_pub_hash, aik_validated, aik_cert_present, secure_boot."""
+    _check_configuration(policy, facts)
+    _authorize(policy, facts)
+    claims = {name: INCOMING[name](facts) for name in policy['issue']}
+    if policy['issue_events']:
+        claims['events'] = eventlog_replay.events_claim(facts['logs'])
+    return claims

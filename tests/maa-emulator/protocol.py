@@ -1,4 +1,4 @@
-# The two legs of MAA's TPM protocol (PROTOCOL.md §2): the sealed service_context,
+# The two legs of MAA's TPM protocol (../../doc/maa-protocol.md): the sealed service_context,
 # the PS256 request JWS and every evidence check, each failing with a precise message.
 import datetime
 import hashlib

@@ -1,25 +1,28 @@
 # The HTTPS side of the MAA emulator: /attest/Tpm, /certs and the OpenID document,
 # CloudError answers, transport faults, request recording and counters.
+import base64
 import json
 import os
+import secrets
 import socket
 import ssl
 import sys
 import threading
 import time
 import traceback
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import eventlog_replay
 import policy as policy_mod
 import protocol
 from common import (ServiceError, b64std_encode, b64url_decode, b64url_encode, compact_json,
                     invalid, strict_json)
-from pki import TOKEN_FAULTS, mint_token
+from pki import TOKEN_FAULTS, jwks_document, mint_token
 
 MAX_BODY = 16 * 1024 * 1024
+CHUNK = 64 * 1024           # reply bodies go out as chunks of at most this size
+SERVICE_VERSION = 'maa-emulator-1'
+DEFAULT_TOKEN_LIFETIME = 345600     # 4 days, as in real MAA tokens
 KNOWN_API_VERSIONS = ('2020-10-01', '2022-08-01', '2025-06-01', '2026-03-11-preview')
 
 
@@ -58,6 +61,11 @@ class TlsServer(ThreadingHTTPServer):
 def _exc_text():
     e = sys.exc_info()[1]
     return '%s: %s' % (type(e).__name__, e)
+
+
+def new_request_id():
+    """16 base64 characters, like MAA's x-ms-request-id ("9Fg1z/k/SkanRKrW")."""
+    return base64.b64encode(secrets.token_bytes(12)).decode('ascii')
 
 
 def guess_route(path, body):
@@ -121,51 +129,90 @@ class ServiceHandler(BaseHTTPRequestHandler):
         self.serve('DELETE')
 
     # ---- responses
+    def log_request(self, code='-', size='-'):
+        # Also called by http.server for a request line it refuses before serve() runs.
+        err = getattr(self, 'outcome', {}).get('code')
+        self.server.emulator.log('%s "%s" %s request-id %s%s' % (
+            self.client_address[0], self.requestline, code, getattr(self, 'request_id', '-'),
+            ' (%s)' % err if err else ''))
+
     def settle(self, outcome):
         """Count and record the request once, before its answer leaves, so that a test
         reading /control/stats or the record dir right after the answer sees it."""
-        self.outcome = outcome
+        self.outcome = dict(outcome, request_id=self.request_id)
         if self.settled:
             return
         self.settled = True
         em = self.server.emulator
-        em.count_response(outcome, self.url_path)
-        em.record(self.command, self.path, self.headers, self.body, outcome)
+        em.count_response(self.outcome, self.url_path)
+        em.record(self.command, self.path, self.headers, self.body, self.outcome)
 
-    def send_body(self, status, body, ctype='application/json; charset=utf-8', headers=None,
-                  outcome=None):
-        self.settle(outcome or {'status': status})
+    def start_reply(self, status, headers=None, length=None):
+        """Status line and headers as MAA sends them: JSON, request id and service version,
+        and Transfer-Encoding: chunked unless `length` asks for a Content-Length."""
         self.send_response(status)
-        self.send_header('Content-Type', ctype)
-        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Content-Type', 'application/json; charset=utf-8')
+        if length is None:
+            self.send_header('Transfer-Encoding', 'chunked')
+        else:
+            self.send_header('Content-Length', str(length))
+        self.send_header('x-ms-maa-service-version', SERVICE_VERSION)
         self.send_header('x-ms-request-id', self.request_id)
-        self.send_header('x-ms-maa-service-version', 'maa-emulator-1')
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+            if k.lower() == 'connection' and v.lower() == 'close':
+                self.close_connection = True
         self.end_headers()
-        self.wfile.write(body)
+
+    def write_chunk(self, data):
+        if data:
+            self.wfile.write(b'%x\r\n' % len(data) + data + b'\r\n')
+
+    def end_chunks(self):
+        self.wfile.write(b'0\r\n\r\n')
+
+    def send_body(self, status, body, headers=None, outcome=None):
+        self.settle(outcome or {'status': status})
+        self.start_reply(status, headers)
+        for i in range(0, len(body), CHUNK):
+            self.write_chunk(body[i:i + CHUNK])
+        self.end_chunks()
 
     def send_json(self, status, obj, headers=None, outcome=None):
         self.send_body(status, compact_json(obj), headers=headers, outcome=outcome)
 
     def send_error_json(self, err):
         headers = dict(err.headers)
-        headers['x-ms-error-code'] = err.code
+        if self.server.emulator.error_code_header:
+            headers['x-ms-error-code'] = err.code
         self.send_json(err.status, {'error': {'code': err.code, 'message': err.message}}, headers,
                        {'status': err.status, 'code': err.code, 'message': err.message})
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (bad request line, headers too long) as CloudError
+        JSON too, never its HTML page."""
+        self.request_id = getattr(self, 'request_id', None) or new_request_id()
+        self.outcome = {'status': code, 'code': 'BadRequest', 'message': message or ''}
+        self.close_connection = True
+        self.request_version = 'HTTP/1.1'     # http.server sends no headers to "HTTP/0.9"
+        body = compact_json({'error': {'code': 'BadRequest', 'message': message or
+                                       'The request could not be parsed.'}})
+        self.start_reply(code, {'Connection': 'close'})
+        self.write_chunk(body)
+        self.end_chunks()
 
     # ---- dispatch
     def serve(self, method):
         em = self.server.emulator
-        self.request_id = uuid.uuid4().hex[:16]
+        self.request_id = new_request_id()
         self.outcome = {'status': None}
         self.settled = False
         self.body = b''
+        url = urlsplit(self.path)
+        self.url_path = url.path
         if em.refusing:
             self.close_connection = True
             return
-        url = urlsplit(self.path)
-        self.url_path = url.path
         try:
             self.body = self.read_body()
             route = guess_route(url.path, self.body)
@@ -243,11 +290,9 @@ class ServiceHandler(BaseHTTPRequestHandler):
         if name == 'garbage':
             kind = arg or 'html'
             if kind == 'truncated':
+                # The one reply with a Content-Length: it promises more than it sends.
                 self.settle({'status': 200, 'code': 'fault:garbage=truncated'})
-                self.send_response(200)
-                self.send_header('Content-Type', 'application/json; charset=utf-8')
-                self.send_header('Content-Length', '1000')
-                self.end_headers()
+                self.start_reply(200, length=1000)
                 self.wfile.write(b'{"data":"eyJwYXlsb2Fk')
                 self.close_connection = True
                 return True
@@ -260,18 +305,16 @@ class ServiceHandler(BaseHTTPRequestHandler):
         if name == 'oversized':
             size = arg or 64 * 1024 * 1024
             self.settle({'status': 200, 'code': 'fault:oversized'})
-            self.send_response(200)
-            self.send_header('Content-Type', 'application/json; charset=utf-8')
-            self.send_header('Content-Length', str(size + 11))
-            self.end_headers()
+            self.start_reply(200)
             self.close_connection = True
-            self.wfile.write(b'{"data":"')
-            chunk = b'A' * 65536
+            self.write_chunk(b'{"data":"')
+            chunk = b'A' * CHUNK
             left = size
             while left > 0:
-                self.wfile.write(chunk[:min(left, len(chunk))])
+                self.write_chunk(chunk[:min(left, len(chunk))])
                 left -= len(chunk)
-            self.wfile.write(b'"}')
+            self.write_chunk(b'"}')
+            self.end_chunks()
             return True
         return False
 
@@ -280,7 +323,8 @@ class Emulator:
     """Shared state of the service: keys, policy, faults, counters, clock."""
 
     def __init__(self, state_dir, tls, sealer, policy, faults, context_lifetime,
-                 api_versions, record_dir, logger):
+                 api_versions, record_dir, logger, token_lifetime=DEFAULT_TOKEN_LIFETIME,
+                 error_code_header=False):
         self.state_dir = state_dir
         self.ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ssl_ctx.load_cert_chain(tls.server_cert_path, tls.server_key_path)
@@ -288,6 +332,8 @@ class Emulator:
         self.policy = policy
         self.faults = faults
         self.context_lifetime = context_lifetime
+        self.token_lifetime = token_lifetime
+        self.error_code_header = error_code_header
         self.api_versions = api_versions
         self.record_dir = record_dir
         self.log = logger
@@ -295,6 +341,7 @@ class Emulator:
         self.clock_offset = 0.0
         self.refusing = False
         self.signing = None
+        self.other_key = None       # the self-signed second key of /certs
         self.issuer = None
         self.record_seq = 0
         self.reset_stats()
@@ -356,7 +403,7 @@ class Emulator:
         if leg is None:
             raise invalid('payload has neither "type" (leg 1) nor "request" (leg 2).')
         if self.faults.take(('no-policy',), leg):
-            pol = dict(pol, policy_set=False)
+            pol = None
         policy_mod.check_policy_set(pol)
         now = self.now()
         if leg == 'leg1':
@@ -366,47 +413,48 @@ class Emulator:
             return {'payload': reply}
         facts = protocol.leg2(payload, self.sealer, pol, now)
         if self.faults.take(('deny',), leg):
-            raise ServiceError(400, 'PolicyEvaluationError', policy_mod.DENY_MESSAGE)
-        policy_mod.evaluate(pol, facts)
-        token = self.issue_token(facts, pol, now)
+            raise policy_mod.deny_error()
+        issued = policy_mod.evaluate(pol, facts)
+        token = self.issue_token(facts, pol, issued, now)
         with self.lock:
             self.stats['leg2_ok'] += 1
         return {'payload': {'report': token}}
 
-    def issue_token(self, facts, pol, now):
-        pcrs = facts['pcrs']
-        indices = sorted({i for values in pcrs.values() for i in values})
+    @staticmethod
+    def service_claims(facts, pol):
+        """The claims MAA adds to every TPM token, whatever the policy (iat, nbf, exp, iss
+        and jti are added by mint_token)."""
         claims = {
-            'x-ms-ver': '1.0', 'x-ms-attestation-type': 'tpm',
+            'ver': '1.0', 'x-ms-ver': '1.0',
             'x-ms-policy-hash': policy_mod.policy_hash(pol),
             'cnf': {'jwk': facts['jwk']},
             'x-ms-tpm-request-key': facts['request_key'],
-            'secureBootEnabled': facts['secure_boot'],
-            'aikValidated': facts['aik_validated'],
-            'aikPubHash': facts['aik_pub_hash'],
-            'tpmVersion': 2,
-            'x-ms-attested-pcrs': indices,
-            'pcrs': {'PCRs': [{'Index': i, 'Digests': {bank.upper(): pcrs[bank][i].hex()
-                                                       for bank in pcrs if i in pcrs[bank]}}
-                              for i in indices]},
         }
         if facts['rp_data'] is not None:
-            claims['rp_data'] = facts['rp_data']
+            # As sent, re-encoded without padding; MAA repeats it as "nonce".
+            claims['rp_data'] = claims['nonce'] = b64url_encode(b64url_decode(facts['rp_data']))
         if facts['other_keys']:
             claims['x-ms-tpm-other-keys'] = facts['other_keys']
-        if pol['issue_events']:
-            claims['events'] = eventlog_replay.events_claim(facts['logs'])
+        return claims
+
+    def issue_token(self, facts, pol, issued, now):
+        """Mint the token: the policy's claims (`issued`, from policy.evaluate) over the
+        service's own."""
+        claims = self.service_claims(facts, pol)
+        claims.update(issued)
+        lifetime = pol['token_lifetime_sec'] or self.token_lifetime
         tf = self.faults.take(TOKEN_FAULTS, 'leg2')
         with self.lock:
             signing, issuer = self.signing, self.issuer
-        token = mint_token(signing, issuer, claims, now, pol['token_lifetime_sec'], tf)
+        token = mint_token(signing, issuer, claims, now, lifetime, tf)
         with self.lock:
             self.stats['tokens_issued'] += 1
         return token
 
     def jwks(self):
+        """/certs as MAA's: the self-signed key first, then the signing chain under its x5t."""
         with self.lock:
-            return {'keys': [self.signing.jwk()]}
+            return jwks_document([self.other_key, self.signing])
 
     def openid(self):
         iss = self.issuer
@@ -414,10 +462,8 @@ class Emulator:
                 'id_token_signing_alg_values_supported': ['RS256'],
                 'revocation_endpoint': iss + '/revoke', 'issuer': iss,
                 'jwks_uri': iss + '/certs',
-                'claims_supported': ['cnf', 'rp_data', 'x-ms-ver', 'x-ms-attestation-type',
-                                     'x-ms-policy-hash', 'x-ms-tpm-request-key', 'aikValidated',
-                                     'aikPubHash', 'secureBootEnabled', 'tpmVersion',
-                                     'x-ms-attested-pcrs', 'pcrs']}
+                'claims_supported': ['cnf', 'nonce', 'rp_data', 'ver', 'x-ms-ver',
+                                     'x-ms-policy-hash', 'x-ms-tpm-request-key']}
 
     def record(self, method, path, headers, body, outcome):
         if not self.record_dir:

@@ -2,26 +2,34 @@
 # tpm2-tools (the OVMF boot log replayed into its PCRs), the evidence checks, the policy,
 # token faults and the control channel. Run: /usr/bin/python3 -m unittest (in this dir).
 import base64
+import hashlib
+import http.client
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import tempfile
 import time
 import unittest
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import eventlog_replay
 from harness import (API, CTL, OVMF_LOG, Attester, Emulator, HttpError, Swtpm, b64u,
-                     have_tpm_tools, make_aik_cert, ps256, public_jwk, spki_hash, unb64u,
-                     verify_jwt)
+                     check_issued_by, decode_jwt, have_tpm_tools, make_aik_cert, ps256, public_jwk, spki_hash,
+                     test_policy, unb64u, verify_jwt, x5t)
 
 with open(OVMF_LOG.replace('.bin', '.expected.json')) as _f:
     EXPECTED = json.load(_f)['pcrs']
 
 
 _REQUEST_KEY = []
+KEY_FILES = ('ca.pem', 'ca-key.pem', 'server.pem', 'server-key.pem', 'signing.pem',
+             'signing-key.pem', 'token-ca.pem', 'token-ca-key.pem', 'token-root.pem',
+             'token-root-key.pem', 'other.pem', 'other-key.pem')
 
 
 def request_key():
@@ -61,8 +69,12 @@ class AttestWithSwtpm(unittest.TestCase):
 
     def setUp(self):
         self.emu.ctl('POST', '/control/clear', {})
-        self.emu.ctl('POST', '/control/policy', {})
+        self.set_policy()
         self.emu.ctl('POST', '/control/clock', {'offset_sec': 0})
+
+    def set_policy(self, **changes):
+        """The tests' policy (test-default.json) with `changes`."""
+        return self.emu.ctl('POST', '/control/policy', test_policy(**changes))
 
     def attester(self, ak='rsa'):
         ctx, pub = self.aks[ak]
@@ -75,28 +87,36 @@ class AttestWithSwtpm(unittest.TestCase):
         err = cm.exception
         self.assertEqual(err.status, status, err.body)
         self.assertEqual(err.cloud_error()['code'], code, err.body)
-        self.assertEqual(err.headers.get('x-ms-error-code'), code)
+        self.assertNotIn('x-ms-error-code', err.headers)     # MAA sends none
         self.assertIn(fragment, err.cloud_error()['message'])
         return err.cloud_error()['message']
 
     def check_token(self, token, parts, ak='rsa'):
+        """The token as MAA shapes it, with the claims test-default.json issues."""
         header, claims = verify_jwt(token, self.emu.get_json('/certs'))
-        self.assertEqual(header['typ'], 'JWT')
-        self.assertEqual(header['jku'], self.emu.endpoint + '/certs')
-        self.assertEqual(len(header['x5c']), 1)
+        self.assertEqual(list(header), ['typ', 'alg', 'x5c', 'kid'])     # no jku
+        self.assertEqual(len(header['x5c']), 3)
+        self.assertEqual(header['kid'], x5t(base64.b64decode(header['x5c'][0])))
         self.assertEqual(claims['iss'], self.emu.endpoint)
-        self.assertEqual(claims['exp'] - claims['iat'], 28800)
+        self.assertEqual(claims['exp'] - claims['iat'], 345600)       # 4 days
+        self.assertEqual(claims['nbf'], claims['iat'] - 300)
         self.assertLessEqual(abs(claims['iat'] - time.time()), 5)
+        self.assertRegex(claims['jti'], r'^[0-9a-f]{40}$')
+        self.assertEqual((claims['ver'], claims['x-ms-ver']), ('1.0', '1.0'))
         self.assertEqual(claims['cnf']['jwk'], json.loads(parts['jwk_text']))
+        self.assertEqual(claims['x-ms-tpm-request-key'],
+                         {'jwk': json.loads(parts['jwk_text']),
+                          'info': {'tpm_quote': {'hash_alg': 'sha-256'}}})
         self.assertEqual(claims['rp_data'], parts['rp_data'])
-        self.assertEqual(claims['x-ms-attestation-type'], 'tpm')
-        self.assertEqual(claims['x-ms-ver'], '1.0')
+        self.assertEqual(claims['nonce'], parts['rp_data'])
+        self.assertRegex(claims['x-ms-policy-hash'], r'^[A-Za-z0-9_-]{43}$')
+        # Issued by test-default.json's "issue" list, not by the service:
         self.assertEqual(claims['tpmVersion'], 2)
         self.assertEqual(claims['aikPubHash'], spki_hash(self.aks[ak][1]))
         self.assertIs(claims['secureBootEnabled'], False)    # OVMF ran with Secure Boot off
-        self.assertEqual(claims['x-ms-attested-pcrs'], list(range(8)))
-        got = {str(p['Index']): p['Digests']['SHA256'] for p in claims['pcrs']['PCRs']}
-        self.assertEqual(got, {str(i): EXPECTED['sha256'][str(i)] for i in range(8)})
+        self.assertIn('aikValidated', claims)
+        for absent in ('jku', 'x-ms-attestation-type', 'x-ms-attested-pcrs', 'pcrs', 'events'):
+            self.assertNotIn(absent, claims)
         return header, claims
 
     # ---- the good path
@@ -134,6 +154,7 @@ class AttestWithSwtpm(unittest.TestCase):
         self.assertEqual(last['decoded']['jws_header'], {'alg': 'PS256', 'typ': 'attReqV2'})
         self.assertEqual(last['decoded']['jws_payload']['att_type'], 'basic')
         self.assertEqual(last['response']['status'], 200)
+        self.assertRegex(last['response']['request_id'], r'^[A-Za-z0-9+/]{16}$')
         with open(os.path.join(self.record, files[-1][:-5] + '.body'), 'rb') as f:
             self.assertEqual(json.loads(f.read())['data'], last['body'] and json.loads(
                 last['body'])['data'])
@@ -220,8 +241,7 @@ class AttestWithSwtpm(unittest.TestCase):
 
     def test_aik_cert_validated_and_mismatched(self):
         ca_pem, cert = make_aik_cert(self.aks['rsa'][1])
-        self.emu.ctl('POST', '/control/policy', {'aik_trust_anchors': [ca_pem],
-                                                 'require_valid_aik_cert': True})
+        self.set_policy(aik_trust_anchors=[ca_pem], require_valid_aik_cert=True)
         token, parts = self.attester().attest(post=lambda p: p.update(aik_cert=cert))
         self.assertIs(self.check_token(token, parts)[1]['aikValidated'], True)
         self.assertRejected(400, 'InvalidParameter', 'require_valid_aik_cert')
@@ -283,57 +303,117 @@ class AttestWithSwtpm(unittest.TestCase):
 
     # ---- policy
     def test_required_pcr_mask(self):
-        self.emu.ctl('POST', '/control/policy', {'required_pcr_mask': '0xFFFF'})
+        self.set_policy(required_pcr_mask='0xFFFF')
         self.assertRejected(400, 'InvalidParameter', 'lacks PCR 8, 9, 10, 11, 12, 13, 14, 15')
 
     def test_golden_pcrs(self):
         good = {'sha256': {'7': EXPECTED['sha256']['7'], '0': EXPECTED['sha256']['0']}}
-        self.emu.ctl('POST', '/control/policy', {'golden_pcrs': good})
+        self.set_policy(golden_pcrs=good)
         self.attester().attest()
-        self.emu.ctl('POST', '/control/policy', {'golden_pcrs': {'sha256': {'7': '00' * 32}}})
+        self.set_policy(golden_pcrs={'sha256': {'7': '00' * 32}})
         self.assertRejected(400, 'PolicyEvaluationError', 'A Deny claim was issued')
 
     def test_allowed_aik_pub_hashes(self):
-        self.emu.ctl('POST', '/control/policy',
-                     {'allowed_aik_pub_hashes': [spki_hash(self.aks['ecc'][1])]})
+        self.set_policy(allowed_aik_pub_hashes=[spki_hash(self.aks['ecc'][1])])
         self.attester('ecc').attest()
         self.assertRejected(400, 'PolicyEvaluationError', 'aikPubHash')
 
     def test_bearer_required(self):
-        self.emu.ctl('POST', '/control/policy', {'require_bearer': True, 'bearer_tokens': ['t0k']})
+        self.set_policy(require_bearer=True, bearer_tokens=['t0k'])
         self.assertRejected(401, 'Unauthorized', 'no Authorization header')
         self.assertRejected(401, 'Unauthorized', 'not valid', headers={'Authorization': 'Bearer x'})
         self.attester().attest(headers={'Authorization': 'Bearer t0k'})
 
     def test_policy_not_set(self):
-        self.emu.ctl('POST', '/control/policy', {'policy_set': False})
-        msg = self.assertRejected(400, 'InvalidOperation', 'policy has not been set')
+        self.emu.ctl('POST', '/control/policy', b'null')
+        self.assertIsNone(self.emu.ctl('GET', '/control/policy'))
+        msg = self.assertRejected(400, 'Bad request', 'policy has not been set')
         self.assertEqual(msg, 'A VBS attestation policy has not been set on the attestation '
                               'provider.')
+
+    def test_defaults_mirror_maa(self):
+        """An empty JSON policy has MAA's configuration defaults: all 24 PCRs and a valid
+        AIK certificate required."""
+        self.emu.ctl('POST', '/control/policy', {})
+        self.assertRejected(400, 'InvalidParameter', 'required_pcr_mask 0xFFFFFF')
+        self.emu.ctl('POST', '/control/policy', {'required_pcr_mask': 0xFF})
+        self.assertRejected(400, 'InvalidParameter', 'require_valid_aik_cert')
+
+    def test_policy_issues_nothing_beyond_the_service_claims(self):
+        self.set_policy(issue=[])
+        token, parts = self.attester().attest()
+        _, claims = verify_jwt(token, self.emu.get_json('/certs'))
+        self.assertEqual(sorted(claims), sorted([
+            'cnf', 'exp', 'iat', 'iss', 'jti', 'nbf', 'nonce', 'rp_data', 'ver', 'x-ms-ver',
+            'x-ms-policy-hash', 'x-ms-tpm-request-key']))
+
+    def test_issue_events_and_lifetime_from_policy(self):
+        self.set_policy(issue_events=True, token_lifetime_sec=3600)
+        token, _ = self.attester().attest()
+        _, claims = verify_jwt(token, self.emu.get_json('/certs'))
+        self.assertEqual(claims['exp'] - claims['iat'], 3600)
+        self.assertEqual(len(claims['events']['Events']),
+                         len(eventlog_replay.parse(self.log).events))
+
+    def test_padded_rp_data_comes_back_unpadded(self):
+        padded = base64.urlsafe_b64encode(b'a nonce').decode()
+        self.assertTrue(padded.endswith('='))
+        token, _ = self.attester().attest(pre=lambda p: p.update(rp_data=padded))
+        _, claims = verify_jwt(token, self.emu.get_json('/certs'))
+        self.assertEqual((claims['rp_data'], claims['nonce']), (b64u(b'a nonce'),) * 2)
+
+    def test_certificate_chain(self):
+        """x5c = signing cert <- intermediate <- root, each signature valid, the root
+        self-signed; /certs lists the same chain under the same kid."""
+        token, _ = self.attester().attest()
+        header, _ = decode_jwt(token)
+        certs = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in header['x5c']]
+        leaf, pca, root = certs
+        check_issued_by(leaf, pca)
+        check_issued_by(pca, root)
+        check_issued_by(root, root)
+        self.assertFalse(leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        self.assertTrue(pca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        self.assertEqual(len(header['kid']), 27)
+        self.assertEqual(header['kid'],
+                         b64u(hashlib.sha1(base64.b64decode(header['x5c'][0])).digest()))
+        key = [k for k in self.emu.get_json('/certs')['keys'] if k['kid'] == header['kid']]
+        self.assertEqual(key, [{'x5c': header['x5c'], 'kid': header['kid'], 'kty': 'RSA'}])
 
     # ---- token faults
     def test_token_faults(self):
         jwks = self.emu.get_json('/certs')
         a = self.attester()
+        kid = decode_jwt(a.attest()[0])[0]['kid']
         cases = {
             'bad-signature': lambda h, c, t: self.assertRaises(Exception, verify_jwt, t, jwks),
-            'unknown-kid': lambda h, c, t: self.assertRaises(KeyError, verify_jwt, t, jwks),
+            'unknown-kid': lambda h, c, t: (self.assertRaises(KeyError, verify_jwt, t, jwks),
+                                            self.assertEqual(len(h['kid']), 27)),
             'alg-none': lambda h, c, t: (self.assertEqual(h['alg'], 'none'),
+                                         self.assertEqual(h['kid'], kid),
+                                         self.assertNotIn('x5c', h),
                                          self.assertTrue(t.endswith('.'))),
             'wrong-issuer': lambda h, c, t: self.assertNotEqual(c['iss'], self.emu.endpoint),
             'expired': lambda h, c, t: self.assertLess(c['exp'], time.time()),
-            'not-yet-valid': lambda h, c, t: self.assertGreater(c['nbf'], time.time()),
-            'wrong-rp-data': lambda h, c, t: self.assertNotEqual(c['rp_data'],
-                                                                 b64u(b'relying party nonce')),
-            'wrong-cnf': lambda h, c, t: self.assertNotEqual(c['cnf']['jwk'],
-                                                             json.loads(a.jwk_text())),
+            'not-yet-valid': lambda h, c, t: (self.assertGreater(c['nbf'], time.time() + 3000),
+                                              self.assertEqual(c['nbf'], c['iat'] - 300)),
+            'wrong-rp-data': lambda h, c, t: (self.assertNotEqual(c['rp_data'],
+                                                                  b64u(b'relying party nonce')),
+                                              self.assertEqual(c['nonce'], c['rp_data'])),
+            'wrong-cnf': lambda h, c, t: (self.assertNotEqual(c['cnf']['jwk'],
+                                                              json.loads(a.jwk_text())),
+                                          self.assertEqual(c['x-ms-tpm-request-key']['jwk'],
+                                                           c['cnf']['jwk'])),
+            'wrong-jku': lambda h, c, t: (self.assertEqual(h['jku'],
+                                                           'https://wrong-issuer.attest.azure.net'
+                                                           '/certs'),
+                                          verify_jwt(t, jwks)),
         }
         for name, check in cases.items():
             with self.subTest(fault=name):
                 self.emu.ctl('POST', '/control/fault', {'fault': name, 'count': 1})
                 token, _ = a.attest()
-                h, c, _ = (json.loads(unb64u(x)) if i < 2 else x
-                           for i, x in enumerate(token.split('.')))
+                h, c = decode_jwt(token)
                 check(h, c, token)
         self.assertEqual(self.emu.ctl('GET', '/control/faults')['active'], [])
         token, parts = a.attest()                  # every fault had count 1: sound again
@@ -342,21 +422,32 @@ class AttestWithSwtpm(unittest.TestCase):
     def test_deny_and_no_policy_faults(self):
         self.emu.ctl('POST', '/control/fault', {'fault': 'deny', 'count': 1})
         msg = self.assertRejected(400, 'PolicyEvaluationError', 'Deny')
-        self.assertEqual(msg, 'A Deny claim was issued, authorization failed.')
+        self.assertIn('\nInner error: PolicyEvaluationError: A Deny claim was issued, '
+                      'authorization failed.', msg)
         self.emu.ctl('POST', '/control/fault', {'fault': 'no-policy', 'count': 1})
-        self.assertRejected(400, 'InvalidOperation', 'has not been set')
+        self.assertRejected(400, 'Bad request', 'has not been set')
         self.attester().attest()
 
+    def test_deny_message_keeps_the_reason(self):
+        self.set_policy(require_secure_boot=True)
+        msg = self.assertRejected(400, 'PolicyEvaluationError', 'A Deny claim was issued')
+        self.assertEqual(msg.splitlines()[-1], 'emulator: secureBootEnabled is false')
+
     def test_rotate_key(self):
-        old = self.emu.get_json('/certs')['keys'][0]['kid']
+        before = self.emu.get_json('/certs')['keys']
+        other, old = [k['kid'] for k in before]
         out = self.emu.ctl('POST', '/control/rotate-key', {})
         self.assertEqual(out['old_kid'], old)
         jwks = self.emu.get_json('/certs')
-        self.assertEqual([k['kid'] for k in jwks['keys']], [out['kid']])
+        # The leaf is new; the self-signed key, the intermediate and the root stay.
+        self.assertEqual([k['kid'] for k in jwks['keys']], [other, out['kid']])
+        token, parts = self.attester().attest()
+        header = self.check_token(token, parts)[0]
+        self.assertEqual(header['kid'], out['kid'])
+        self.assertEqual(header['x5c'][1:], before[1]['x5c'][1:])
+        self.assertEqual(self.emu.ctl('GET', '/control/info')['kid'], out['kid'])
         with open(os.path.join(self.emu.dir, 'jwks.json')) as f:
             self.assertEqual(json.load(f), jwks)
-        token, parts = self.attester().attest()
-        self.assertEqual(self.check_token(token, parts)[0]['kid'], out['kid'])
 
     def test_leg2_scoped_http_fault(self):
         self.emu.ctl('POST', '/control/fault', {'fault': 'http-503', 'count': 1, 'scope': 'leg2',
@@ -366,6 +457,9 @@ class AttestWithSwtpm(unittest.TestCase):
         self.assertEqual(cm.exception.status, 503)
         self.assertEqual(cm.exception.headers['retry-after'], '2')
         self.attester().attest()
+
+
+LEG1_BODY = json.dumps({'data': b64u(b'{"payload":{"type":"aikcert"}}')})
 
 
 class EmulatorService(unittest.TestCase):
@@ -408,8 +502,18 @@ class EmulatorService(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(self.emu.dir, name)), name)
         self.assertEqual(self.emu.endpoint, 'https://127.0.0.1:%s' % self.emu.read('port'))
         jwks = self.emu.get_json('/certs')
-        self.assertEqual(set(jwks['keys'][0]), {'x5c', 'kid', 'kty'})
-        base64.b64decode(jwks['keys'][0]['x5c'][0], validate=True)
+        # As MAA's /certs: a self-signed key (kid = std-base64 SHA-256 of its certificate),
+        # then the signing chain (kid = x5t of the leaf); members x5c, kid, kty in that order.
+        other, signing = jwks['keys']
+        for key in jwks['keys']:
+            self.assertEqual(list(key), ['x5c', 'kid', 'kty'])
+            self.assertEqual(key['kty'], 'RSA')
+        der = base64.b64decode(other['x5c'][0], validate=True)
+        self.assertEqual(len(other['x5c']), 1)
+        self.assertEqual(other['kid'], base64.b64encode(hashlib.sha256(der).digest()).decode())
+        self.assertEqual(len(signing['x5c']), 3)
+        self.assertEqual(signing['kid'], x5t(base64.b64decode(signing['x5c'][0], validate=True)))
+        self.assertRegex(signing['kid'], r'^[A-Za-z0-9_-]{27}$')
         oid = self.emu.get_json('/.well-known/openid-configuration')
         self.assertEqual(oid['jwks_uri'], oid['issuer'] + '/certs')
         self.assertEqual(oid['id_token_signing_alg_values_supported'], ['RS256'])
@@ -428,7 +532,7 @@ class EmulatorService(unittest.TestCase):
                 st, hdrs, body = self.emu.request(method, path, b'{"data":"e30"}')
                 self.assertEqual(st, status)
                 self.assertEqual(json.loads(body)['error']['code'], code)
-                self.assertEqual(hdrs['x-ms-error-code'], code)
+                self.assertNotIn('x-ms-error-code', hdrs)
         for message, fragment in [(b'not json', 'not valid JSON'),
                                   ({'payload': {'type': 'other'}}, 'only "aikcert"'),
                                   ({'payload': {}}, 'neither'),
@@ -438,6 +542,71 @@ class EmulatorService(unittest.TestCase):
                     self.emu.post_data(message)
                 self.assertIn(fragment, cm.exception.cloud_error()['message'])
         self.assertEqual(self.emu.ctl('GET', '/control/stats')['last_error']['status'], 400)
+
+    def test_replies_are_chunked_with_a_request_id(self):
+        ids = set()
+        for method, path, body in [('GET', '/certs', None),
+                                   ('POST', '/attest/Tpm' + API, LEG1_BODY),
+                                   ('POST', '/attest/Tpm', LEG1_BODY)]:        # an error
+            with self.subTest(path=path):
+                self.emu.request(method, path, body)
+                hdrs = dict((k.lower(), v) for k, v in self.emu.last_headers)
+                self.assertEqual(hdrs['transfer-encoding'], 'chunked')
+                self.assertNotIn('content-length', hdrs)
+                self.assertEqual(hdrs['content-type'], 'application/json; charset=utf-8')
+                self.assertIn('x-ms-maa-service-version', hdrs)
+                self.assertRegex(hdrs['x-ms-request-id'], r'^[A-Za-z0-9+/]{16}$')
+                ids.add(hdrs['x-ms-request-id'])
+        self.assertEqual(len(ids), 3)
+        last = self.emu.ctl('GET', '/control/stats')['last_error']
+        self.assertEqual(last['request_id'], hdrs['x-ms-request-id'])
+        with open(os.path.join(self.tmp, 'emulator.log')) as f:
+            self.assertIn('request-id %s' % hdrs['x-ms-request-id'], f.read())
+
+    def raw_exchange(self, request):
+        """Send raw bytes over TLS, read until the server closes: (head, body bytes)."""
+        host, port = self.emu.endpoint[len('https://'):].rsplit(':', 1)
+        raw = b''
+        with socket.create_connection((host, int(port)), timeout=10) as plain:
+            with self.emu.ssl.wrap_socket(plain, server_hostname=host) as s:
+                s.sendall(request)
+                while True:
+                    try:
+                        data = s.recv(65536)
+                    except ssl.SSLError:
+                        break
+                    if not data:
+                        break
+                    raw += data
+        head, _, rest = raw.partition(b'\r\n\r\n')
+        return head, rest
+
+    def dechunk(self, rest):
+        """Chunk sizes in hex, each chunk followed by CRLF, a final 0 chunk."""
+        body = b''
+        while True:
+            size, _, rest = rest.partition(b'\r\n')
+            n = int(size, 16)
+            if n == 0:
+                break
+            body, rest = body + rest[:n], rest[n:]
+            self.assertEqual(rest[:2], b'\r\n')
+            rest = rest[2:]
+        self.assertEqual(rest, b'\r\n')
+        return body
+
+    def test_chunked_framing_on_the_wire(self):
+        head, rest = self.raw_exchange(b'GET /certs HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                                       b'Connection: close\r\n\r\n')
+        self.assertIn(b'\r\nTransfer-Encoding: chunked', head)
+        self.assertNotIn(b'Content-Length', head)
+        self.assertEqual(json.loads(self.dechunk(rest)), self.emu.get_json('/certs'))
+
+    def test_unparsable_request_gets_a_cloud_error(self):
+        head, rest = self.raw_exchange(b'GARBAGE\r\n\r\n')
+        self.assertTrue(head.startswith(b'HTTP/1.1 400 '), head)
+        self.assertIn(b'\r\nx-ms-request-id: ', head)
+        self.assertEqual(json.loads(self.dechunk(rest))['error']['code'], 'BadRequest')
 
     def test_http_429_with_retry_after_via_ctl(self):
         subprocess.run([CTL, self.emu.dir, 'fault', 'http-429=3', '--count', '2'], check=True,
@@ -463,6 +632,11 @@ class EmulatorService(unittest.TestCase):
                 self.assertEqual(st, 200)
                 with self.assertRaises(ValueError):
                     json.loads(unb64u(json.loads(body)['data']))
+        # The one reply with a Content-Length, which promises more than it sends.
+        self.emu.ctl('POST', '/control/fault', {'fault': 'garbage', 'arg': 'truncated', 'count': 1})
+        with self.assertRaises(http.client.IncompleteRead):
+            self.emu.request('POST', '/attest/Tpm' + API, LEG1_BODY)
+        self.assertEqual(dict(self.emu.last_headers)['Content-Length'], '1000')
 
     def test_oversized_and_certs_scope(self):
         self.emu.ctl('POST', '/control/fault', {'fault': 'oversized', 'arg': '1M', 'scope': 'certs',
@@ -499,15 +673,73 @@ class EmulatorService(unittest.TestCase):
         self.leg1()
         self.assertEqual(self.emu.read('port'), port)
 
-    def test_restart_keeps_ca_and_contexts(self):
-        d = os.path.join(self.tmp, 'restart')
+    def fresh_dir(self, name):
+        """A state dir holding this instance's keys (key generation is not under test)."""
+        d = os.path.join(self.tmp, name)
         os.mkdir(d)
-        for name in ('ca.pem', 'ca-key.pem', 'server.pem', 'server-key.pem', 'signing.pem',
-                     'signing-key.pem'):       # skip key generation, not under test here
-            shutil.copy(os.path.join(self.emu.dir, name), d)
+        for key in KEY_FILES:
+            shutil.copy(os.path.join(self.emu.dir, key), d)
+        return d
+
+    def test_no_policy_by_default(self):
+        """Without --policy the provider answers every attest call as a real one without a
+        TPM policy does, until a policy is set."""
+        emu = Emulator(self.fresh_dir('nopolicy'), '--token-lifetime', '7200', policy=None).start()
+        try:
+            self.assertIsNone(emu.ctl('GET', '/control/policy'))
+            status, hdrs, body = emu.request('POST', '/attest/Tpm' + API, LEG1_BODY)
+            self.assertEqual(status, 400)
+            self.assertEqual(json.loads(body), {'error': {
+                'code': 'Bad request',
+                'message': 'A VBS attestation policy has not been set on the attestation '
+                           'provider.'}})
+            self.assertEqual(hdrs['connection'], 'close')
+            self.assertNotIn('x-ms-error-code', hdrs)
+            self.assertEqual(hdrs['transfer-encoding'], 'chunked')
+            self.assertEqual(emu.ctl('GET', '/control/info')['token_lifetime_sec'], 7200)
+            # maa-emulator-ctl: --set starts from {} (MAA's defaults), a FILE replaces it,
+            # --unset removes it.
+            ctl = [CTL, emu.dir, 'policy']
+            out = subprocess.run(ctl + ['--set', 'require_valid_aik_cert=false'], check=True,
+                                 capture_output=True, text=True).stdout
+            self.assertEqual(json.loads(out)['required_pcr_mask'], 0xFFFFFF)
+            emu.post_data({'payload': {'type': 'aikcert'}})
+            subprocess.run(ctl + ['--unset'], check=True, capture_output=True)
+            self.assertRaises(HttpError, emu.post_data, {'payload': {'type': 'aikcert'}})
+            subprocess.run(ctl + [os.path.join(os.path.dirname(CTL), 'policies',
+                                               'test-default.json')], check=True,
+                           capture_output=True)
+            out = subprocess.run(ctl + ['--set', 'require_bearer=true'], check=True,
+                                 capture_output=True, text=True).stdout
+            self.assertEqual(json.loads(out)['required_pcr_mask'], 0xFF)     # kept
+            self.assertEqual(json.loads(out)['require_bearer'], True)
+        finally:
+            emu.stop()
+
+    def test_error_code_header_option(self):
+        emu = Emulator(self.fresh_dir('errcode'), '--error-code-header', policy=None).start()
+        try:
+            _, hdrs, _ = emu.request('POST', '/attest/Tpm' + API, LEG1_BODY)
+            self.assertEqual(hdrs['x-ms-error-code'], 'Bad request')
+        finally:
+            emu.stop()
+
+    def test_bad_policy_file_is_named(self):
+        bad = os.path.join(self.tmp, 'bad-policy.json')
+        with open(bad, 'w') as f:
+            json.dump({'issue': ['pcrs']}, f)
+        r = subprocess.run([os.path.join(os.path.dirname(CTL), 'maa-emulator'), '--state-dir',
+                            os.path.join(self.tmp, 'never'), '--policy', bad],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(bad, r.stderr)
+        self.assertIn('"pcrs" is not an incoming claim', r.stderr)
+
+    def test_restart_keeps_ca_and_contexts(self):
+        d = self.fresh_dir('restart')
         first = Emulator(d).start()
         ca = first.read('ca.pem')
-        kid = first.get_json('/certs')['keys'][0]['kid']
+        kids = [k['kid'] for k in first.get_json('/certs')['keys']]
         challenge = first.post_data({'payload': {'type': 'aikcert'}})['payload']
         self.assertEqual(first.stop(), 0)
         self.assertFalse(os.path.exists(os.path.join(d, 'ready')))
@@ -515,7 +747,7 @@ class EmulatorService(unittest.TestCase):
         try:
             self.assertLess(second.startup_time, 1.5)    # target < 1 s; margin for loaded hosts
             self.assertEqual(second.read('ca.pem'), ca)
-            self.assertEqual(second.get_json('/certs')['keys'][0]['kid'], kid)
+            self.assertEqual([k['kid'] for k in second.get_json('/certs')['keys']], kids)
             self.assertEqual(second.endpoint, first.endpoint)
             # A context sealed before the restart still opens (the context key persists):
             # leg 2 gets past the context and challenge checks and fails on request_key.info.

@@ -13,7 +13,7 @@ from common import ServiceError, b64url_decode, raw_member_text, strict_json
 from faults import FaultError, parse_spec
 from policy import PolicyError, validate
 from protocol import ContextSealer
-from harness import TESTDATA
+from harness import TEST_POLICY, TESTDATA
 
 LOGS = os.path.join(TESTDATA, 'eventlogs')
 
@@ -166,12 +166,19 @@ class Encodings(unittest.TestCase):
 
 class PolicyAndFaults(unittest.TestCase):
     def test_policy_defaults_and_errors(self):
-        pol = validate({'required_pcr_mask': '0xFFFFFF'})
-        self.assertEqual(pol['required_pcr_mask'], 0xFFFFFF)
-        self.assertEqual(validate({})['required_pcr_mask'], 0xFF)
-        for bad in ({'nope': 1}, {'required_pcr_mask': 1 << 24}, {'policy_set': 1},
+        pol = validate({'required_pcr_mask': '0xFF'})
+        self.assertEqual(pol['required_pcr_mask'], 0xFF)
+        # Where MAA has the same setting, the default is MAA's.
+        self.assertEqual(validate({})['required_pcr_mask'], 0xFFFFFF)
+        self.assertIs(validate({})['require_valid_aik_cert'], True)
+        self.assertIsNone(validate({})['token_lifetime_sec'])
+        with open(TEST_POLICY) as f:
+            self.assertEqual(validate(json.load(f))['issue'],
+                             ['aikValidated', 'aikPubHash', 'tpmVersion', 'secureBootEnabled'])
+        for bad in ({'nope': 1}, {'required_pcr_mask': 1 << 24}, {'policy_set': True},
                     {'golden_pcrs': {'sha256': {'7': 'abcd'}}}, {'golden_pcrs': {'md5': {}}},
-                    {'aik_trust_anchors': ['not pem']}, {'token_lifetime_sec': 0}, []):
+                    {'aik_trust_anchors': ['not pem']}, {'token_lifetime_sec': 0},
+                    {'issue': ['pcrs']}, {'issue': 'tpmVersion'}, []):
             with self.assertRaises(PolicyError, msg=repr(bad)):
                 validate(bad)
 

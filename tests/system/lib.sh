@@ -144,11 +144,14 @@ sys_replay_eventlog() {
         log "replayed $n events of $(basename "$1") into the swtpm; PCRs match the log"
 }
 
-# sys_start_emulator [MAA-EMULATOR ARGS...]: the MAA emulator on host loopback; exports EMU_DIR.
+# sys_start_emulator [MAA-EMULATOR ARGS...]: the MAA emulator on host loopback with the test
+# policy (it starts with none, like a new MAA provider; a --policy in ARGS overrides it);
+# exports EMU_DIR.
 sys_start_emulator() {
         EMU_DIR=$T/emulator
         "$TOP_SRCDIR/tests/maa-emulator/maa-emulator" --state-dir "$EMU_DIR" --port 0 \
-                --log-file "$T/emulator.log" "$@" &
+                --log-file "$T/emulator.log" \
+                --policy "$TOP_SRCDIR/tests/maa-emulator/policies/test-default.json" "$@" &
         register_pid $!
         wait_until 20 test -s "$EMU_DIR/ready" || fail "MAA emulator not ready after 20 s: $(tail -n 5 "$T/emulator.log")"
         export EMU_DIR
