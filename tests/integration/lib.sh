@@ -95,8 +95,8 @@ MAA_TEST_POLICY="$top_srcdir/tests/maa-emulator/policies/test-default.json"
 # --policy among OPTIONS overrides it); exports MAA_DIR and MAA_ENDPOINT. The state dir survives
 # a restart_emulator (same CA, keys and port).
 start_emulator() {
-        [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import cryptography' 2>/dev/null ||
-                skip "/usr/bin/python3 with python3-cryptography is needed for the MAA emulator"
+        [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import cryptography, jmespath' 2>/dev/null ||
+                skip "/usr/bin/python3 with python3-cryptography and python3-jmespath are needed for the MAA emulator"
         export MAA_DIR="$TEST_TMPDIR/maa"
         local port=0
         [ -f "$MAA_DIR/port" ] && port=$(cat "$MAA_DIR/port")

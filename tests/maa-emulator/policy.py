@@ -1,12 +1,15 @@
 # The emulator's small, fixed-rule JSON policy: a test convenience standing in for an MAA
 # policy (../../doc/maa-protocol.md), its validation, and its evaluation into the claims a
 # token carries beyond the ones the service always adds. A provider starts with no policy.
+import functools
 import hashlib
 import json
 
 from cryptography import x509
 
 import eventlog_replay
+import maa_policy
+import tpm_claims
 from common import ServiceError, b64url_encode
 
 # Real MAA answers every attest call this way while no policy is set: HTTP 400, code
@@ -30,13 +33,21 @@ DEFAULTS = {
     'require_tcg_log': True,
     'issue': [],                        # incoming claims copied into the token (INCOMING)
     'issue_events': False,              # add the "events" claim to tokens
+    'maa_policy': None,                 # policy text in MAA's language (maa_policy.py)
+    'nest_claims': False,               # policy claims under an "x-ms-policy" object
 }
+
+# What a policy text decides itself (configurationrules, authorizationrules, issuancerules):
+# beside one, these members must keep their defaults.
+_TEXT_DECIDES = ('required_pcr_mask', 'require_valid_aik_cert', 'allowed_aik_pub_hashes',
+                 'golden_pcrs', 'require_secure_boot', 'issue', 'issue_events')
 
 _TYPES = {
     'required_pcr_mask': int, 'allowed_aik_pub_hashes': list,
     'golden_pcrs': dict, 'require_bearer': bool, 'bearer_tokens': list,
     'token_lifetime_sec': int, 'require_valid_aik_cert': bool, 'aik_trust_anchors': list,
     'require_secure_boot': bool, 'require_tcg_log': bool, 'issue': list, 'issue_events': bool,
+    'maa_policy': str, 'nest_claims': bool,
 }
 
 # TPM incoming claims the "issue" member may name, and the verified fact each one reads.
@@ -69,7 +80,8 @@ def _check_type(key, value):
             raise PolicyError('policy: %s must be an integer' % key)
     elif not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise PolicyError('policy: %s must be a JSON %s' % (key, {bool: 'boolean', list: 'array',
-                                                                 dict: 'object'}[kind]))
+                                                                 dict: 'object',
+                                                                 str: 'string'}[kind]))
     return value
 
 
@@ -83,6 +95,8 @@ def validate(obj):
             raise PolicyError('policy: unknown member "%s" (known: %s)'
                               % (key, ', '.join(sorted(_TYPES))))
         out[key] = _check_type(key, value)
+    if out['maa_policy'] is not None:
+        _check_text(out)
     if not 0 <= out['required_pcr_mask'] <= 0xFFFFFF:
         raise PolicyError('policy: required_pcr_mask must be within 0..0xFFFFFF')
     if out['token_lifetime_sec'] is not None and out['token_lifetime_sec'] <= 0:
@@ -116,8 +130,35 @@ def validate(obj):
     return out
 
 
+def from_text(text):
+    """A policy file's content as the policy object: JSON (the convenience form, or null for
+    no policy) when it is JSON, otherwise policy text in MAA's language."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {'maa_policy': text}
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text):
+    return maa_policy.parse(text)
+
+
+def _check_text(policy):
+    try:
+        _parsed(policy['maa_policy'])
+    except maa_policy.PolicyParseError as e:
+        raise PolicyError(str(e)) from None
+    for key in _TEXT_DECIDES:
+        if policy[key] != DEFAULTS[key]:
+            raise PolicyError('policy: %s cannot be combined with maa_policy: the policy text '
+                              'decides it' % key)
+
+
 def policy_hash(policy):
     """x-ms-policy-hash as MAA computes it over its policy text: B64U(SHA256(B64U(text)))."""
+    if policy['maa_policy'] is not None:
+        return maa_policy.policy_hash(policy['maa_policy'])
     text = json.dumps(policy, sort_keys=True, separators=(',', ':'))
     inner = b64url_encode(text.encode('utf-8')).encode('ascii')
     return b64url_encode(hashlib.sha256(inner).digest())
@@ -159,9 +200,9 @@ def deny_error(detail=None):
     return ServiceError(400, 'PolicyEvaluationError', '\n'.join(lines))
 
 
-def _check_configuration(policy, facts):
+def _check_configuration(properties, facts):
     """The configurationrules MAA has: required_pcr_mask and require_valid_aik_cert."""
-    mask = policy['required_pcr_mask']
+    mask = properties['required_pcr_mask']
     wanted = [i for i in range(24) if mask & (1 << i)]
     for bank, values in facts['pcrs'].items():
         missing = [i for i in wanted if i not in values]
@@ -171,7 +212,7 @@ def _check_configuration(policy, facts):
                                'The quote does not cover the PCRs required by required_pcr_mask '
                                '0x%06X: %s bank lacks PCR %s'
                                % (mask, bank, ', '.join(str(i) for i in missing)))
-    if policy['require_valid_aik_cert'] and not facts['aik_validated']:
+    if properties['require_valid_aik_cert'] and not facts['aik_validated']:
         raise ServiceError(400, 'InvalidParameter',
                            'require_valid_aik_cert is set and the AIK certificate is %s'
                            % ('not valid for a trusted AIK CA' if facts['aik_cert_present']
@@ -194,15 +235,38 @@ def _authorize(policy, facts):
                                  % (idx, bank, got.hex(), hexval.lower()))
 
 
-def evaluate(policy, facts):
-    """Run the policy on the verified evidence and return the claims it issues (a dict,
-    merged by the service over the claims it always adds). Raises ServiceError for a
-    configuration rule that fails (400 InvalidParameter) or a denial (400
-    PolicyEvaluationError). `facts` carries pcrs ({bank: {index: bytes}}), logs,
-    aik_pub_hash, aik_validated, aik_cert_present, secure_boot."""
+def _evaluate_text(text, facts):
+    """The policy text on the verified evidence: its properties, then its rules over the
+    incoming claims."""
+    parsed = _parsed(text)
+    _check_configuration(parsed.configuration(), facts)
+    try:
+        result = parsed.evaluate(tpm_claims.incoming(facts))
+    except maa_policy.PolicyEvaluationError as e:
+        raise ServiceError(400, 'PolicyEvaluationError', str(e)) from None
+    if not result.permitted:
+        raise deny_error(result.deny_reason)
+    return dict(result.claims)
+
+
+def _evaluate_json(policy, facts):
     _check_configuration(policy, facts)
     _authorize(policy, facts)
     claims = {name: INCOMING[name](facts) for name in policy['issue']}
     if policy['issue_events']:
         claims['events'] = eventlog_replay.events_claim(facts['logs'])
     return claims
+
+
+def evaluate(policy, facts):
+    """Run the policy on the verified evidence and return the claims it issues (a dict,
+    merged by the service over the claims it always adds; under "x-ms-policy" when the
+    policy says nest_claims). Raises ServiceError for a configuration rule that fails
+    (400 InvalidParameter), a denial or a rule that fails at run time (400
+    PolicyEvaluationError). `facts` carries pcrs ({bank: {index: bytes}}), logs,
+    aik_pub_hash, aik_validated, aik_cert_present, secure_boot, request_key."""
+    if policy['maa_policy'] is not None:
+        claims = _evaluate_text(policy['maa_policy'], facts)
+    else:
+        claims = _evaluate_json(policy, facts)
+    return {'x-ms-policy': claims} if policy['nest_claims'] and claims else claims

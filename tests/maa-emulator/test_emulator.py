@@ -13,11 +13,14 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import eventlog_replay
+import maa_policy
+import policy as policy_mod
 from harness import (API, CTL, OVMF_LOG, Attester, Emulator, HttpError, Swtpm, b64u,
                      check_issued_by, decode_jwt, have_tpm_tools, make_aik_cert, ps256, public_jwk, spki_hash,
                      test_policy, unb64u, verify_jwt, x5t)
@@ -354,6 +357,66 @@ class AttestWithSwtpm(unittest.TestCase):
         self.assertEqual(claims['exp'] - claims['iat'], 3600)
         self.assertEqual(len(claims['events']['Events']),
                          len(eventlog_replay.parse(self.log).events))
+
+    # ---- policies in MAA's language (maa_policy.py), the form uploaded to Azure
+    def set_text_policy(self, name_or_text, **members):
+        path = os.path.join(os.path.dirname(CTL), 'policies', name_or_text)
+        text = open(path).read() if os.path.exists(path) else name_or_text
+        return self.emu.ctl('POST', '/control/policy', dict(members, maa_policy=text))
+
+    def test_text_policy_issues_its_claims(self):
+        text = open(os.path.join(os.path.dirname(CTL), 'policies', 'test-default.policy')).read()
+        self.set_text_policy('test-default.policy')
+        token, parts = self.attester().attest()
+        _, claims = self.check_token(token, parts)
+        self.assertIs(claims['aikValidated'], False)
+        self.assertEqual(claims['x-ms-policy-hash'], maa_policy.policy_hash(text))
+
+    def test_text_policy_events_claim_is_the_log(self):
+        self.set_text_policy('issue-events.policy')
+        token, _ = self.attester().attest()
+        _, claims = verify_jwt(token, self.emu.get_json('/certs'))
+        events = json.loads(claims['events'])['Events']     # a JSON string, as MAA issues it
+        self.assertEqual(len(events), len(eventlog_replay.parse(self.log).events))
+        self.assertEqual(events[0]['PcrIndex'], 0)
+
+    def test_text_policy_configuration_rules_apply(self):
+        """Without configurationrules, MAA's defaults hold: all 24 PCRs are required."""
+        self.set_text_policy('version=1.2; authorizationrules { => permit(); }; '
+                             'issuancerules { };')
+        self.assertRejected(400, 'InvalidParameter', 'required_pcr_mask 0xFFFFFF')
+
+    def test_text_policy_deny_and_missing_permit(self):
+        rules = ('version=1.1; configurationrules { => issueproperty(type="required_pcr_mask", '
+                 'value=255); => issueproperty(type="require_valid_aik_cert", value=false); }; '
+                 'authorizationrules { %s }; issuancerules { };')
+        self.set_text_policy(rules % '[type=="secureBootEnabled", value==false] => deny(); '
+                                     '=> permit();')
+        msg = self.assertRejected(400, 'PolicyEvaluationError', 'A Deny claim was issued')
+        self.assertIn('deny()', msg)
+        self.set_text_policy(rules % '[type=="secureBootEnabled", value==true] => permit();')
+        self.assertRejected(400, 'PolicyEvaluationError', 'A Deny claim was issued')
+
+    def test_text_policy_claims_nested_under_x_ms_policy(self):
+        self.set_text_policy('test-default.policy', nest_claims=True)
+        token, _ = self.attester().attest()
+        _, claims = verify_jwt(token, self.emu.get_json('/certs'))
+        self.assertEqual(claims['x-ms-policy']['tpmVersion'], 2)
+        self.assertNotIn('tpmVersion', claims)
+
+    def test_text_policy_errors(self):
+        """A policy that does not parse is refused with line and column, and the one in
+        force stays."""
+        for text, members, fragment in (
+                ('version=1.2;\nauthorizationrules {\n  => permit()\n};', {}, 'policy:4:'),
+                ('test-default.policy', {'require_secure_boot': True},
+                 'cannot be combined with maa_policy')):
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                self.set_text_policy(text, **members)
+            self.assertEqual(cm.exception.code, 400)
+            self.assertIn(fragment, cm.exception.read().decode())
+        self.assertEqual(self.emu.ctl('GET', '/control/policy'),
+                         policy_mod.validate(test_policy()))
 
     def test_padded_rp_data_comes_back_unpadded(self):
         padded = base64.urlsafe_b64encode(b'a nonce').decode()
