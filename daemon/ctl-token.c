@@ -97,7 +97,8 @@ static int verify_report(const char *path, const Token *t) {
         char ts[TOKEN_TIMESTAMP_MAX], kid[JWT_ESCAPE_BUF], iss[JWT_ESCAPE_BUF], life[64];
         uint64_t start = t->iat_usec ?: t->nbf_usec;
 
-        printf("%s: valid, kid \"%s\", iss %s, expires %s (lifetime %s)\n", path, jwt_escape(t->kid, kid),
+        printf("%s: valid, kid \"%s\"%s, iss %s, expires %s (lifetime %s)\n", path, jwt_escape(t->kid, kid),
+               t->key_by_cert ? " (key found by its x5c certificate)" : "",
                jwt_escape(t->iss, iss), token_format_timestamp(t->exp_usec, ts),
                start > 0 && start <= t->exp_usec ? format_duration((t->exp_usec - start) / USEC_PER_SEC, life, sizeof life)
                                                  : "unknown");
