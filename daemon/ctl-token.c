@@ -15,6 +15,7 @@
 #include "jwks.h"
 #include "jwt.h"
 #include "log.h"
+#include "token-claims.h"
 #include "token.h"
 
 /* Reads a token or key file: regular file, size-capped, trailing newline dropped (so a token saved
@@ -287,11 +288,16 @@ static int token_show(bool claims) {
 
         if (config_load(ctl_config_path, &c) < 0)
                 return CTL_EXIT_FAILURE;
-        r = cache_read(c->runtime_directory, name, CACHE_FILE_MAX, &text, NULL);
+        r = cache_read(c->runtime_directory, name, claims ? CACHE_TOKEN_JSON_MAX : JWT_SIZE_MAX, &text, NULL);
         if (r == -ENOENT) {
                 log_error("No attestation token in %s: the host is not attested (see 'attestctl status').",
                           c->runtime_directory);
                 return CTL_EXIT_UNAVAILABLE;
+        }
+        if (r == -EFBIG) {
+                log_error("%s/%s is larger than %zu bytes, refusing.", c->runtime_directory, name,
+                          claims ? CACHE_TOKEN_JSON_MAX : (size_t) JWT_SIZE_MAX);
+                return CTL_EXIT_FAILURE;
         }
         if (r < 0) {
                 log_error_errno(r, "Failed to read %s/%s: %m", c->runtime_directory, name);
@@ -302,13 +308,27 @@ static int token_show(bool claims) {
                 return CTL_EXIT_OK;
         }
 
-        _cleanup_(json_object_putp) json_object *o = json_tokener_parse(text);
+        /* The claims as issued, except that x-ms-policy's JSON strings are shown decoded. */
+        _cleanup_(json_object_putp) json_object *o = NULL, *decoded = NULL;
         json_object *cl;
-        if (!o || !json_object_object_get_ex(o, "claims", &cl)) {
+        r = token_json_parse(text, &o);
+        text = mfree(text);
+        if (r == -ENOMEM || (r >= 0 && json_object_object_get_ex(o, "claims", &cl) &&
+                             token_claims_decoded(cl, &decoded) == -ENOMEM)) {
+                log_oom();
+                return CTL_EXIT_FAILURE;
+        }
+        if (!decoded) {
                 log_error("%s/%s is not what attestd writes.", c->runtime_directory, name);
                 return CTL_EXIT_FAILURE;
         }
-        printf("%s\n", json_object_to_json_string_ext(cl, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        const char *s = json_object_to_json_string_ext(decoded, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s) {
+                log_oom();
+                return CTL_EXIT_FAILURE;
+        }
+        if (puts(s) < 0 || fflush(stdout) != 0)
+                return CTL_EXIT_FAILURE;
         return CTL_EXIT_OK;
 }
 

@@ -7,6 +7,7 @@
 #include "b64.h"
 #include "check-main.h"
 #include "jwt-test-util.h"
+#include "token-claims.h"
 #include "token.h"
 
 #define TEST_ISSUER "https://test.attest.example"
@@ -751,6 +752,87 @@ START_TEST(test_decode_and_format) {
 }
 END_TEST
 
+/* ---- policy claims: top level or nested under x-ms-policy, possibly as JSON strings ---- */
+
+static json_object *parse(const char *text) {
+        json_object *o = json_tokener_parse(text);
+
+        ck_assert_msg(o, "test JSON does not parse: %s", text);
+        return o;
+}
+
+static void expect_json(json_object *got, const char *want_text) {
+        _cleanup_(json_object_putp) json_object *want = parse(want_text);
+
+        ck_assert_msg(json_object_equal(got, want), "got %s, want %s",
+                      json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN), want_text);
+}
+
+static const struct {
+        const char *name, *claims, *policy, *decoded;
+} policy_cases[] = {
+        { "service claims only",
+          "{\"iss\":\"x\",\"exp\":2,\"iat\":1,\"nbf\":0,\"jti\":\"ab\",\"ver\":\"1.0\",\"x-ms-ver\":\"1.0\","
+          "\"rp_data\":\"n\",\"nonce\":\"n\",\"cnf\":{},\"x-ms-policy-hash\":\"h\",\"x-ms-tpm-request-key\":{}}",
+          "{}", NULL },
+        { "top level (secure-boot sample)",
+          "{\"iss\":\"x\",\"secureBootEnabled\":true,\"notSafeMode\":true,\"x-ms-attestation-type\":\"tpm\"}",
+          "{\"secureBootEnabled\":true,\"notSafeMode\":true,\"x-ms-attestation-type\":\"tpm\"}", NULL },
+        { "nested, a JSON string decoded",
+          "{\"iss\":\"x\",\"x-ms-policy\":{\"outputEvents\":\"{\\\"Events\\\":[{\\\"EventSeq\\\":0}]}\"}}",
+          "{\"outputEvents\":{\"Events\":[{\"EventSeq\":0}]}}",
+          "{\"iss\":\"x\",\"x-ms-policy\":{\"outputEvents\":{\"Events\":[{\"EventSeq\":0}]}}}" },
+        { "nested, an array string and plain values",
+          "{\"x-ms-policy\":{\"a\":\" [1,2]\",\"b\":true,\"c\":{\"d\":\"{}\"},\"e\":\"12\",\"f\":\"text\"}}",
+          "{\"a\":[1,2],\"b\":true,\"c\":{\"d\":\"{}\"},\"e\":\"12\",\"f\":\"text\"}",
+          "{\"x-ms-policy\":{\"a\":[1,2],\"b\":true,\"c\":{\"d\":\"{}\"},\"e\":\"12\",\"f\":\"text\"}}" },
+        { "string that is not valid JSON stays a string",
+          "{\"x-ms-policy\":{\"bad\":\"{not json\",\"trailing\":\"{} x\",\"single\":\"{'a':1}\"}}",
+          "{\"bad\":\"{not json\",\"trailing\":\"{} x\",\"single\":\"{'a':1}\"}",
+          "{\"x-ms-policy\":{\"bad\":\"{not json\",\"trailing\":\"{} x\",\"single\":\"{'a':1}\"}}" },
+        { "both places: x-ms-policy wins",
+          "{\"secureBootEnabled\":false,\"top\":1,\"x-ms-policy\":{\"secureBootEnabled\":true}}",
+          "{\"secureBootEnabled\":true,\"top\":1}", NULL },
+        { "x-ms-policy itself a JSON string",
+          "{\"x-ms-policy\":\"{\\\"k\\\":\\\"[true]\\\"}\"}",
+          "{\"k\":[true]}", NULL },
+        { "x-ms-policy not an object", "{\"x-ms-policy\":[1]}", "{\"x-ms-policy\":[1]}", "{\"x-ms-policy\":[1]}" },
+        { "null members", "{\"x-ms-policy\":{\"n\":null},\"t\":null}", "{\"t\":null,\"n\":null}", NULL },
+};
+
+START_TEST(test_policy_claims) {
+        _cleanup_(json_object_putp) json_object *claims = parse(policy_cases[_i].claims), *before = NULL;
+        _cleanup_(json_object_putp) json_object *policy = NULL, *decoded = NULL;
+
+        before = json_tokener_parse(policy_cases[_i].claims);
+        ck_assert_int_eq(token_policy_claims(claims, &policy), 0);
+        expect_json(policy, policy_cases[_i].policy);
+        ck_assert_int_eq(token_claims_decoded(claims, &decoded), 0);
+        expect_json(decoded, policy_cases[_i].decoded ?: policy_cases[_i].claims);
+        /* The token's own claims are left as they were. */
+        ck_assert(json_object_equal(claims, before));
+}
+END_TEST
+
+/* A JSON text nested deeper than TOKEN_CLAIMS_NESTED_DEPTH_MAX stays a string, so token.json, which
+ * holds it two levels down, still parses with json-c's default limit. */
+START_TEST(test_policy_claims_depth) {
+        char deep[2 * (TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1) + 1] = {}, ok[2 * TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1] = {};
+        _cleanup_(json_object_putp) json_object *s1 = NULL, *s2 = NULL, *d1 = NULL, *d2 = NULL;
+
+        memset(deep, '[', TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1);
+        memset(deep + TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1, ']', TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1);
+        memset(ok, '[', TOKEN_CLAIMS_NESTED_DEPTH_MAX);
+        memset(ok + TOKEN_CLAIMS_NESTED_DEPTH_MAX, ']', TOKEN_CLAIMS_NESTED_DEPTH_MAX);
+        s1 = json_object_new_string(deep);
+        s2 = json_object_new_string(ok);
+        ck_assert_int_eq(token_claims_decode_string(s1, &d1), 0);
+        ck_assert_ptr_eq(d1, s1);
+        ck_assert_int_eq(token_claims_decode_string(s2, &d2), 0);
+        ck_assert(json_object_is_type(d2, json_type_array));
+}
+END_TEST
+
 static Suite *token_suite(void) {
         Suite *s = suite_create("token");
         TCase *tc;
@@ -779,6 +861,11 @@ static Suite *token_suite(void) {
         tcase_add_loop_test(tc, test_nonce_cases, 0, ELEMENTSOF(nonce_cases));
         tcase_add_test(tc, test_unusable_keys);
         tcase_add_test(tc, test_decode_and_format);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("policy claims");
+        tcase_add_loop_test(tc, test_policy_claims, 0, ELEMENTSOF(policy_cases));
+        tcase_add_test(tc, test_policy_claims_depth);
         suite_add_tcase(s, tc);
 
         return s;
