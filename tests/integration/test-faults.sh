@@ -16,7 +16,7 @@ cases=(
         "garbage=html|retry|malformed challenge"
         "garbage=data|retry|malformed challenge"
         "garbage=empty|retry|malformed challenge"
-        "oversized=8M|retry|larger than allowed"
+        "oversized=16M|retry|larger than allowed"
         "bad-signature|retry|token was rejected"
         "wrong-issuer=https://evil.example|retry|token was rejected"
         "expired=3600|retry|token was rejected"
