@@ -32,6 +32,13 @@ static int write_all(int fd, const void *data, size_t size) {
 
 int cache_write_atomic(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
                        gid_t gid) {
+        struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
+
+        return cache_write_atomic_iov(dir, name, &iov, 1, mode, gid);
+}
+
+int cache_write_atomic_iov(const char *dir, const char *name, const struct iovec *iov, size_t n, mode_t mode,
+                           gid_t gid) {
         _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         char tmp[256];
         int r;
@@ -59,7 +66,9 @@ int cache_write_atomic(const char *dir, const char *name, const void *data, size
                         return -errno;
         }
 
-        r = write_all(fd, data, size);
+        r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = write_all(fd, iov[i].iov_base, iov[i].iov_len);
         if (r >= 0 && gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0)
                 r = -errno;
         if (r >= 0 && fchmod(fd, mode) < 0)

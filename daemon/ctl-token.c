@@ -15,6 +15,7 @@
 #include "jwks.h"
 #include "jwt.h"
 #include "log.h"
+#include "token-claims.h"
 #include "token.h"
 
 /* Reads a token or key file: regular file, size-capped, trailing newline dropped (so a token saved
@@ -81,7 +82,9 @@ static int help_verify(void) {
         printf("Usage: attestctl token verify --jwks FILE [--issuer URL] [--at UNIXTIME] [--skew TIME]\n"
                "                              [--endpoint URL] [--rp-data NONCE] [--cnf-jwk FILE] TOKENFILE\n\n"
                "Check a token offline exactly as attestd does: RS256 only, key chosen by kid from the\n"
-               "key set in FILE, signature, iss, exp/nbf, and a jku (if any) pinned to the endpoint.\n\n"
+               "key set in FILE (or, if the set lacks that kid, the key whose certificate is the token's\n"
+               "x5c[0]), signature, iss, exp/nbf/iat, and a jku (if any) pinned to the endpoint.\n"
+               "Tokens up to 8 MiB, key sets up to 1 MiB.\n\n"
                "  -k, --jwks FILE      the verifier's key set (GET {endpoint}/certs)\n"
                "  -i, --issuer URL     expected iss (default: Endpoint= from the configuration)\n"
                "  -e, --endpoint URL   endpoint a jku must point into (default: the issuer)\n"
@@ -97,7 +100,8 @@ static int verify_report(const char *path, const Token *t) {
         char ts[TOKEN_TIMESTAMP_MAX], kid[JWT_ESCAPE_BUF], iss[JWT_ESCAPE_BUF], life[64];
         uint64_t start = t->iat_usec ?: t->nbf_usec;
 
-        printf("%s: valid, kid \"%s\", iss %s, expires %s (lifetime %s)\n", path, jwt_escape(t->kid, kid),
+        printf("%s: valid, kid \"%s\"%s, iss %s, expires %s (lifetime %s)\n", path, jwt_escape(t->kid, kid),
+               t->key_by_cert ? " (key found by its x5c certificate)" : "",
                jwt_escape(t->iss, iss), token_format_timestamp(t->exp_usec, ts),
                start > 0 && start <= t->exp_usec ? format_duration((t->exp_usec - start) / USEC_PER_SEC, life, sizeof life)
                                                  : "unknown");
@@ -268,7 +272,8 @@ static int token_verb_decode(int argc, char **argv) {
 static int help(void) {
         printf("Usage: attestctl token COMMAND ...\n\n"
                "Commands:\n"
-               "  (none) [--claims]  print the token attestd cached (or its claims)\n"
+               "  (none) [--claims]  print the token attestd cached (or its claims, x-ms-policy's\n"
+               "                     JSON strings decoded)\n"
                "  verify --jwks FILE [--issuer URL] [--at UNIXTIME] [--skew TIME] TOKENFILE\n"
                "                     check a token offline as attestd does\n"
                "  decode TOKENFILE   print header and claims, NOT verified\n\n"
@@ -286,11 +291,16 @@ static int token_show(bool claims) {
 
         if (config_load(ctl_config_path, &c) < 0)
                 return CTL_EXIT_FAILURE;
-        r = cache_read(c->runtime_directory, name, CACHE_FILE_MAX, &text, NULL);
+        r = cache_read(c->runtime_directory, name, claims ? CACHE_TOKEN_JSON_MAX : JWT_SIZE_MAX, &text, NULL);
         if (r == -ENOENT) {
                 log_error("No attestation token in %s: the host is not attested (see 'attestctl status').",
                           c->runtime_directory);
                 return CTL_EXIT_UNAVAILABLE;
+        }
+        if (r == -EFBIG) {
+                log_error("%s/%s is larger than %zu bytes, refusing.", c->runtime_directory, name,
+                          claims ? CACHE_TOKEN_JSON_MAX : (size_t) JWT_SIZE_MAX);
+                return CTL_EXIT_FAILURE;
         }
         if (r < 0) {
                 log_error_errno(r, "Failed to read %s/%s: %m", c->runtime_directory, name);
@@ -301,13 +311,27 @@ static int token_show(bool claims) {
                 return CTL_EXIT_OK;
         }
 
-        _cleanup_(json_object_putp) json_object *o = json_tokener_parse(text);
+        /* The claims as issued, except that x-ms-policy's JSON strings are shown decoded. */
+        _cleanup_(json_object_putp) json_object *o = NULL, *decoded = NULL;
         json_object *cl;
-        if (!o || !json_object_object_get_ex(o, "claims", &cl)) {
+        r = token_json_parse(text, &o);
+        text = mfree(text);
+        if (r == -ENOMEM || (r >= 0 && json_object_object_get_ex(o, "claims", &cl) &&
+                             token_claims_decoded(cl, &decoded) == -ENOMEM)) {
+                log_oom();
+                return CTL_EXIT_FAILURE;
+        }
+        if (!decoded) {
                 log_error("%s/%s is not what attestd writes.", c->runtime_directory, name);
                 return CTL_EXIT_FAILURE;
         }
-        printf("%s\n", json_object_to_json_string_ext(cl, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        const char *s = json_object_to_json_string_ext(decoded, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s) {
+                log_oom();
+                return CTL_EXIT_FAILURE;
+        }
+        if (puts(s) < 0 || fflush(stdout) != 0)
+                return CTL_EXIT_FAILURE;
         return CTL_EXIT_OK;
 }
 

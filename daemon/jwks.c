@@ -31,6 +31,7 @@ static void jwks_key_done(JwksKey *k) {
         free(k->kid);
         free(k->kty);
         EVP_PKEY_free(k->pkey);
+        free(k->cert_der);
         *k = (JwksKey) {};
 }
 
@@ -55,8 +56,21 @@ const JwksKey *jwks_find(const Jwks *jwks, const char *kid) {
         return NULL;
 }
 
-/* Public key of the single DER certificate in the standard-base64 string B64. */
-static int key_from_x5c(const char *b64, size_t idx, EVP_PKEY **ret, char **reterr_reason) {
+const JwksKey *jwks_find_by_cert(const Jwks *jwks, const void *der, size_t size) {
+        assert(jwks);
+
+        if (!der || size == 0)
+                return NULL;
+        for (size_t i = 0; i < jwks->n_keys; i++)
+                if (jwks->keys[i].cert_der_size == size && memcmp(jwks->keys[i].cert_der, der, size) == 0)
+                        return &jwks->keys[i];
+        return NULL;
+}
+
+/* Public key of the single DER certificate in the standard-base64 string B64; the DER itself goes
+ * to *ret_der. */
+static int key_from_x5c(const char *b64, size_t idx, EVP_PKEY **ret, uint8_t **ret_der, size_t *ret_der_size,
+                        char **reterr_reason) {
         _cleanup_free_ uint8_t *der = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
@@ -99,6 +113,8 @@ static int key_from_x5c(const char *b64, size_t idx, EVP_PKEY **ret, char **rete
                                 EVP_PKEY_get_bits(pkey), JWKS_RSA_BITS_MAX);
 
         *ret = TAKE_PTR(pkey);
+        *ret_der = TAKE_PTR(der);
+        *ret_der_size = size;
         return 0;
 }
 
@@ -171,7 +187,8 @@ static int key_from_ne(const char *n_b64, const char *e_b64, size_t idx, EVP_PKE
 }
 
 /* x5c: an array of standard-base64 strings; every entry must decode, x5c[0] gives the key. */
-static int key_parse_x5c(json_object *x5c, size_t idx, EVP_PKEY **ret, char **reterr_reason) {
+static int key_parse_x5c(json_object *x5c, size_t idx, EVP_PKEY **ret, uint8_t **ret_der, size_t *ret_der_size,
+                         char **reterr_reason) {
         size_t n;
 
         if (!json_object_is_type(x5c, json_type_array))
@@ -199,12 +216,14 @@ static int key_parse_x5c(json_object *x5c, size_t idx, EVP_PKEY **ret, char **re
                                         "keys[%zu].x5c[%zu] is not standard base64 (offset %zu)", idx, i, bad);
         }
 
-        return key_from_x5c(json_object_get_string(json_object_array_get_idx(x5c, 0)), idx, ret,
-                            reterr_reason);
+        return key_from_x5c(json_object_get_string(json_object_array_get_idx(x5c, 0)), idx, ret, ret_der,
+                            ret_der_size, reterr_reason);
 }
 
-static int jwks_parse_rsa(json_object *o, size_t idx, EVP_PKEY **ret, char **reterr_reason) {
+static int jwks_parse_rsa(json_object *o, size_t idx, JwksKey *key, char **reterr_reason) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *from_cert = NULL, *from_ne = NULL;
+        _cleanup_free_ uint8_t *der = NULL;
+        size_t der_size = 0;
         const char *n = NULL, *e = NULL;
         json_object *x5c;
         char what[32];
@@ -222,7 +241,7 @@ static int jwks_parse_rsa(json_object *o, size_t idx, EVP_PKEY **ret, char **ret
                                 n ? "e" : "n");
 
         if (json_object_object_get_ex(o, "x5c", &x5c) && x5c) {
-                r = key_parse_x5c(x5c, idx, &from_cert, reterr_reason);
+                r = key_parse_x5c(x5c, idx, &from_cert, &der, &der_size, reterr_reason);
                 if (r < 0)
                         return r;
         }
@@ -239,13 +258,14 @@ static int jwks_parse_rsa(json_object *o, size_t idx, EVP_PKEY **ret, char **ret
                                 idx);
         }
 
-        *ret = from_cert ? TAKE_PTR(from_cert) : TAKE_PTR(from_ne);
+        key->pkey = from_cert ? TAKE_PTR(from_cert) : TAKE_PTR(from_ne);
+        key->cert_der = TAKE_PTR(der);
+        key->cert_der_size = der_size;
         return 0;
 }
 
 static int jwks_parse_key(json_object *o, size_t idx, JwksKey *ret, char **reterr_reason) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
-        _cleanup_free_ char *kid_copy = NULL, *kty_copy = NULL;
+        _cleanup_(jwks_key_done) JwksKey key = {};
         const char *kid, *kty;
         char what[32];
         int r;
@@ -264,21 +284,18 @@ static int jwks_parse_key(json_object *o, size_t idx, JwksKey *ret, char **reter
                 return jwt_fail(reterr_reason, -EBADMSG, "keys[%zu] has no kty", idx);
 
         if (streq(kty, "RSA")) {
-                r = jwks_parse_rsa(o, idx, &pkey, reterr_reason);
+                r = jwks_parse_rsa(o, idx, &key, reterr_reason);
                 if (r < 0)
                         return r;
         } else
                 log_debug("JWKS keys[%zu] has kty other than RSA; kept, but unusable for RS256.", idx);
 
-        kty_copy = strdup(kty);
-        if (!kty_copy || (kid && !(kid_copy = strdup(kid))))
+        key.kty = strdup(kty);
+        if (!key.kty || (kid && !(key.kid = strdup(kid))))
                 return -ENOMEM;
 
-        *ret = (JwksKey) {
-                .kid = TAKE_PTR(kid_copy),
-                .kty = TAKE_PTR(kty_copy),
-                .pkey = TAKE_PTR(pkey),
-        };
+        *ret = key;
+        key = (JwksKey) {};
         return 0;
 }
 

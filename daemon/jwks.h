@@ -16,6 +16,9 @@ typedef struct JwksKey {
         char *kid;                      /* opaque string, compared byte for byte; NULL if absent */
         char *kty;                      /* "RSA", "EC", ... */
         EVP_PKEY *pkey;                 /* RSA public key; NULL for a kty we cannot use */
+        uint8_t *cert_der;              /* DER of x5c[0], kept so a token's x5c[0] can be matched
+                                         * byte for byte; NULL when the key has no x5c */
+        size_t cert_der_size;
 } JwksKey;
 
 typedef struct Jwks {
@@ -39,6 +42,9 @@ int jwks_parse(const char *text, size_t size, Jwks **ret, char **reterr_reason);
 
 /* The key whose kid equals KID exactly, or NULL. */
 const JwksKey *jwks_find(const Jwks *jwks, const char *kid);
+
+/* The first key whose x5c[0] is byte for byte the DER certificate DER (SIZE bytes), or NULL. */
+const JwksKey *jwks_find_by_cert(const Jwks *jwks, const void *der, size_t size);
 
 Jwks *jwks_free(Jwks *jwks);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Jwks *, jwks_free);

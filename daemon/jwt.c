@@ -58,6 +58,7 @@ const char *jwt_escape(const char *s, char buf[static JWT_ESCAPE_BUF]) {
 typedef struct JsonScan {
         const char *s;
         size_t n, i;
+        unsigned max_depth;
         const char *error;
 } JsonScan;
 
@@ -188,7 +189,7 @@ static int scan_value(JsonScan *j, unsigned depth);
 static int scan_container(JsonScan *j, unsigned depth, bool object) {
         char close = object ? '}' : ']';
 
-        if (depth >= JWT_JSON_DEPTH_MAX)
+        if (depth >= j->max_depth)
                 return scan_fail(j, "nesting too deep");
         j->i++;
         scan_ws(j);
@@ -268,9 +269,10 @@ static int scan_value(JsonScan *j, unsigned depth) {
         return 0;
 }
 
-int jwt_json_parse_object(const char *text, size_t size, const char *what, json_object **ret,
-                          char **reterr_reason) {
-        JsonScan scan = { .s = text, .n = size };
+/* Both public parsers: the strict scan first (offsets in messages), then json-c for the tree. */
+static int json_parse(const char *text, size_t size, const char *what, unsigned max_depth, bool object_only,
+                      json_object **ret, char **reterr_reason) {
+        JsonScan scan = { .s = text, .n = size, .max_depth = MIN(max_depth, (unsigned) JWT_JSON_DEPTH_MAX) };
         json_tokener *tok = NULL;
         json_object *o = NULL;
         enum json_tokener_error jerr;
@@ -298,10 +300,10 @@ int jwt_json_parse_object(const char *text, size_t size, const char *what, json_
                                 "%s has trailing data after the JSON value at offset %zu", what, scan.i);
         scan.i = 0;
         scan_ws(&scan);
-        if (!scan_peek(&scan, '{'))
+        if (object_only && !scan_peek(&scan, '{'))
                 return jwt_fail(reterr_reason, -EBADMSG, "%s is JSON but not an object", what);
 
-        tok = json_tokener_new_ex(JWT_JSON_DEPTH_MAX + 1);
+        tok = json_tokener_new_ex((int) scan.max_depth + 1);
         if (!tok)
                 return -ENOMEM;
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -310,8 +312,9 @@ int jwt_json_parse_object(const char *text, size_t size, const char *what, json_
         end = json_tokener_get_parse_end(tok);
         json_tokener_free(tok);
 
-        /* After the syntax check, what json-c can still refuse is bad UTF-8 (or memory). */
-        if (jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+        /* After the syntax check, what json-c can still refuse is bad UTF-8 (or memory). A JSON
+         * null is a valid value but json-c returns NULL for it; callers get a null object as NULL. */
+        if (jerr != json_tokener_success || (object_only && !json_object_is_type(o, json_type_object))) {
                 json_object_put(o);
                 return jwt_fail(reterr_reason, -EBADMSG, "%s is not valid JSON: %s at offset %zu", what,
                                 jerr == json_tokener_success ? "not an object" : json_tokener_error_desc(jerr), end);
@@ -319,6 +322,16 @@ int jwt_json_parse_object(const char *text, size_t size, const char *what, json_
 
         *ret = o;
         return 0;
+}
+
+int jwt_json_parse_object(const char *text, size_t size, const char *what, json_object **ret,
+                          char **reterr_reason) {
+        return json_parse(text, size, what, JWT_JSON_DEPTH_MAX, true, ret, reterr_reason);
+}
+
+int jwt_json_parse_value(const char *text, size_t size, const char *what, unsigned max_depth,
+                         json_object **ret, char **reterr_reason) {
+        return json_parse(text, size, what, max_depth, false, ret, reterr_reason);
 }
 
 int jwt_json_get_string(json_object *o, const char *what, const char *name, const char **ret,
@@ -347,9 +360,6 @@ int jwt_json_get_string(json_object *o, const char *what, const char *name, cons
 Jwt *jwt_free(Jwt *j) {
         if (!j)
                 return NULL;
-        /* The token is a bearer credential for whoever holds it: wipe our copy. */
-        if (j->compact)
-                erase_and_free(j->compact);
         json_object_put(j->header);
         json_object_put(j->claims);
         free(j->signature);
@@ -399,6 +409,7 @@ static int jwt_decode_part(const char *s, size_t len, unsigned part, size_t star
 int jwt_decode(const char *compact, size_t len, Jwt **ret, char **reterr_reason) {
         _cleanup_(jwt_freep) Jwt *j = NULL;
         size_t start[3], end[3], n = 0;
+        const char *nul;
         int r;
 
         assert(compact || len == 0);
@@ -432,12 +443,11 @@ int jwt_decode(const char *compact, size_t len, Jwt **ret, char **reterr_reason)
         j = calloc(1, sizeof(Jwt));
         if (!j)
                 return -ENOMEM;
-        j->compact = strndup(compact, len);
-        if (!j->compact)
-                return -ENOMEM;
-        if (strlen(j->compact) != len)
+        nul = memchr(compact, 0, len);
+        if (nul)
                 return jwt_fail(reterr_reason, -EBADMSG, "token contains a NUL byte at offset %zu",
-                                strlen(j->compact));
+                                (size_t) (nul - compact));
+        j->compact = compact;
         j->signing_input_size = end[1];
 
         for (unsigned p = 0; p < 3; p++) {
@@ -449,6 +459,7 @@ int jwt_decode(const char *compact, size_t len, Jwt **ret, char **reterr_reason)
                 if (r < 0)
                         return r;
 
+                /* The decoded text is freed at the end of this iteration, before the next part. */
                 if (p == 2) {
                         j->signature = TAKE_PTR(data);
                         j->signature_size = size;

@@ -7,12 +7,16 @@
 
 #include "util.h"
 
-#define JWT_SIZE_MAX (64U * 1024U)      /* a token is a few KiB; anything bigger is refused */
+/* The largest token accepted anywhere (verification, the token file, attestctl). Real MAA tokens
+ * are ~11 KiB, but a policy that issues the parsed event log made one of 315,186 bytes, and db/dbx
+ * certificate lists or IMA extracts grow that to MiBs. 8 MiB is 25 times the largest real token
+ * seen and still bounds what one attestation holds in memory (a few copies of it, see jwt_decode). */
+#define JWT_SIZE_MAX (8U * 1024U * 1024U)
 #define JWT_JSON_DEPTH_MAX 32           /* nesting limit for every JSON text we parse */
 #define JWT_ESCAPE_BUF 272              /* room for jwt_escape(): 64 chars, 4 bytes each, "..." */
 
 typedef struct Jwt {
-        char *compact;                  /* copy of the whole input, NUL-terminated */
+        const char *compact;            /* the caller's input, borrowed: not copied, since it may be MiBs */
         size_t signing_input_size;      /* compact[0, signing_input_size) is "header.payload" */
         json_object *header;            /* a JSON object */
         json_object *claims;            /* a JSON object */
@@ -31,6 +35,8 @@ typedef struct Jwt {
  * *reterr_reason (when non-NULL) gets a malloc'd message naming the part and offset; it may be
  * left NULL on -ENOMEM. Nothing is logged above debug, and no token content is logged. */
 int jwt_decode(const char *compact, size_t len, Jwt **ret, char **reterr_reason);
+/* Memory: COMPACT is borrowed (it must outlive *ret); the payload is decoded into one temporary
+ * buffer that is freed once json-c has built the claims tree. */
 
 Jwt *jwt_free(Jwt *j);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Jwt *, jwt_free);
@@ -41,6 +47,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Jwt *, jwt_free);
  * the text in the message ("header", "JWKS"...). -EBADMSG or -ENOMEM, reason as above. */
 int jwt_json_parse_object(const char *text, size_t size, const char *what, json_object **ret,
                           char **reterr_reason);
+/* The same for any JSON value (object, array, string, ...), with nesting limited to MAX_DEPTH
+ * (at most JWT_JSON_DEPTH_MAX): for JSON texts found inside claims. */
+int jwt_json_parse_value(const char *text, size_t size, const char *what, unsigned max_depth,
+                         json_object **ret, char **reterr_reason);
 
 /* Formats a failure reason into *reterr_reason (when non-NULL; debug log otherwise) and returns
  * ERROR, so "return jwt_fail(reterr_reason, -EBADMSG, ...);" is one statement. */

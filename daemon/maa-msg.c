@@ -298,7 +298,7 @@ int maa_build_request(const MaaRequestParams *p, char **ret) {
 }
 
 int maa_parse_report(json_object *payload, char **ret_report, char **reterr_reason) {
-        const char *s = get_string(payload, "report", 256 * 1024);
+        const char *s = get_string(payload, "report", MAA_REPLY_MAX);
         if (!s)
                 return reason(reterr_reason, "report reply lacks a \"report\" string");
         char *copy = strdup(s);

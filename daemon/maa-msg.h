@@ -7,11 +7,16 @@
 #include <json-c/json.h>
 
 #include "evidence.h"
+#include "jwt.h"
 #include "request-key.h"
 #include "util.h"
 
 #define MAA_CHALLENGE_MAX 1024
-#define MAA_REPLY_MAX ((size_t) 1024 * 1024)
+/* Leg 2's reply is base64url({"payload":{"report":"<token>"}}): 4/3 of the largest token
+ * (JWT_SIZE_MAX) plus slack. The slack (1 MiB of token) lets a token somewhat over the cap arrive
+ * whole, so its refusal can name its size; a reply far over it is cut off while it streams. */
+#define MAA_REPLY_SLACK ((size_t) 1024 * 1024)
+#define MAA_REPLY_MAX (((size_t) JWT_SIZE_MAX + MAA_REPLY_SLACK + 2) / 3 * 4)
 #define MAA_ERROR_MESSAGE_MAX 512
 
 /* {"data":"<b64url({"payload":{"type":"aikcert"}})>"} */
@@ -42,7 +47,8 @@ typedef struct MaaRequestParams {
  * attReqV2 payload carrying the evidence, with request_key.jwk spliced in as the key's exact text. */
 int maa_build_request(const MaaRequestParams *p, char **ret);
 
-/* Leg 2 reply: the report JWT (borrowed from PAYLOAD's strings → copied). */
+/* Leg 2 reply: the report JWT (borrowed from PAYLOAD's strings → copied). Its size is checked
+ * against JWT_SIZE_MAX by jwt_decode(), which names it; here only against the reply's cap. */
 int maa_parse_report(json_object *payload, char **ret_report, char **reterr_reason);
 
 /* A non-2xx reply: CloudError {"error":{"code":..,"message":..}} or any text (old services send

@@ -10,15 +10,17 @@
 #include "json-util.h"
 #include "log.h"
 #include "manager.h"
+#include "token-claims.h"
 #include "token.h"
 
 #define TOKEN_MODE 0640
 
-/* token.json: the decoded header and claims, the expiry, the PCR values attested, and whether
- * they have changed since (stale). */
-static int token_json_build(Manager *m, char **ret) {
+/* token.json: the decoded header and claims, the policy's output (token_policy_claims()), the
+ * expiry, the PCR values attestd quoted for this token (never taken from the token's claims), and
+ * whether they have changed since (stale). */
+static int token_json_build(Manager *m, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *pcrs = NULL;
+        json_object *pcrs = NULL, *policy = NULL;
         char ts[TOKEN_TIMESTAMP_MAX];
         int r;
 
@@ -27,36 +29,72 @@ static int token_json_build(Manager *m, char **ret) {
         r = eventlog_json_pcr_banks(&m->token_pcrs, &pcrs);
         if (r < 0)
                 return r;
+        r = json_add(o, "pcrs", pcrs);
+        if (r < 0)
+                return r;
+        r = token_policy_claims(m->token_claims, &policy);
+        if (r < 0)
+                return r;
         if (json_add(o, "header", json_object_get(m->token_header)) < 0 ||
             json_add(o, "claims", json_object_get(m->token_claims)) < 0 ||
+            json_add(o, "policy_claims", policy) < 0 ||
             json_add(o, "endpoint", json_object_new_string(m->config->endpoint)) < 0 ||
             json_add(o, "issued_at_usec", json_object_new_uint64(m->token_issued_usec)) < 0 ||
             json_add(o, "expires_usec", json_object_new_uint64(m->token_expires_usec)) < 0 ||
             json_add(o, "expires", json_object_new_string(token_format_timestamp(m->token_expires_usec, ts))) < 0 ||
-            json_add(o, "stale", json_object_new_boolean(m->token_pcrs_changed)) < 0 ||
-            json_add(o, "pcrs", pcrs) < 0)
+            json_add(o, "stale", json_object_new_boolean(m->token_pcrs_changed)) < 0)
                 return -ENOMEM;
 
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!s || asprintf(ret, "%s\n", s) < 0)
-                return -ENOMEM;
+        *ret = TAKE_PTR(o);
         return 0;
 }
 
+/* Serializes O once, pretty when that fits in CACHE_TOKEN_JSON_MAX (indentation can multiply a
+ * deeply nested claim), compact otherwise. The text belongs to O. */
+static int token_json_text(json_object *o, const char **ret, size_t *ret_size) {
+        static const int flags[] = {
+                JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE,
+                JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                size_t n = 0;
+                const char *s = json_object_to_json_string_length(o, flags[i], &n);
+
+                if (!s)
+                        return -ENOMEM;
+                if (n + 1 <= CACHE_TOKEN_JSON_MAX) {
+                        *ret = s;
+                        *ret_size = n;
+                        return 0;
+                }
+        }
+        return -EFBIG;
+}
+
 int manager_write_token(Manager *m, bool new_token) {
-        _cleanup_free_ char *json = NULL;
-        const char *dir = m->config->runtime_directory;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *dir = m->config->runtime_directory, *text;
+        struct iovec iov[2];
+        size_t size;
         int r;
 
         if (!m->token)
                 return 0;
-        r = token_json_build(m, &json);
+        r = token_json_build(m, &o);
         if (r < 0)
                 return r;
+        r = token_json_text(o, &text, &size);
+        if (r < 0)
+                return r;
+        iov[0] = (struct iovec) { .iov_base = (void *) text, .iov_len = size };
+        iov[1] = (struct iovec) { .iov_base = (void *) "\n", .iov_len = 1 };
         /* token.json first: a reader that sees the new token finds its description already there. */
-        r = cache_write_atomic(dir, CACHE_TOKEN_JSON, json, strlen(json), TOKEN_MODE, m->token_gid);
+        r = cache_write_atomic_iov(dir, CACHE_TOKEN_JSON, iov, ELEMENTSOF(iov), TOKEN_MODE, m->token_gid);
         if (r < 0)
                 return r;
+        /* Its text is written: free the tree (and the decoded policy claims) before the next file. */
+        json_object_put(TAKE_PTR(o));
         /* Only a new token replaces the token file: watchers of IN_MOVED_TO take a rename for news. */
         if (new_token) {
                 r = cache_write_atomic(dir, CACHE_TOKEN, m->token, strlen(m->token), TOKEN_MODE, m->token_gid);
@@ -158,10 +196,11 @@ int manager_load_cached_token(Manager *m) {
         TpmContext *tpm;
         int r;
 
-        if (cache_read(dir, CACHE_TOKEN, CACHE_FILE_MAX, &token, NULL) < 0 ||
-            cache_read(dir, CACHE_TOKEN_JSON, CACHE_FILE_MAX, &json, NULL) < 0)
+        if (cache_read(dir, CACHE_TOKEN, JWT_SIZE_MAX, &token, NULL) < 0 ||
+            cache_read(dir, CACHE_TOKEN_JSON, CACHE_TOKEN_JSON_MAX, &json, NULL) < 0)
                 return 0;
-        info = json_tokener_parse(json);
+        (void) token_json_parse(json, &info);
+        json = mfree(json);     /* the tree holds what we need; do not keep the text beside it */
         r = token_decode(token, &t, NULL);
         if (r < 0 || !info || !json_object_object_get_ex(info, "pcrs", &pcrs) ||
             pcrs_from_json(pcrs, &attested, &mask) < 0 || !json_object_object_get_ex(info, "endpoint", &endpoint) ||

@@ -153,26 +153,95 @@ static int check_header(json_object *header, const TokenExpect *expect, char **r
         return 0;
 }
 
-static int choose_key(const Jwks *jwks, const char *kid, EVP_PKEY **ret, char **reterr_reason) {
-        const JwksKey *key;
+/* The header's x5c, if any: an array of standard-base64 DER certificates, leaf first (RFC 7515
+ * §4.1.6). Only x5c[0]'s DER is returned (*ret NULL when there is no x5c): it may name the key,
+ * never supply it. */
+static int header_x5c_leaf(json_object *header, uint8_t **ret, size_t *ret_size, char **reterr_reason) {
+        _cleanup_free_ uint8_t *leaf = NULL;
+        size_t leaf_size = 0, n;
+        json_object *x5c;
+
+        *ret = NULL;
+        *ret_size = 0;
+        if (!json_object_object_get_ex(header, "x5c", &x5c) || !x5c)
+                return 0;
+        if (!json_object_is_type(x5c, json_type_array))
+                return jwt_fail(reterr_reason, -EBADMSG, "header x5c is a %s, not an array of certificates",
+                                json_type_to_name(json_object_get_type(x5c)));
+        n = json_object_array_length(x5c);
+        if (n == 0)
+                return jwt_fail(reterr_reason, -EBADMSG, "header x5c is an empty array");
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *c = json_object_array_get_idx(x5c, i);
+                _cleanup_free_ void *der = NULL;
+                size_t size = 0, bad = 0;
+                int r;
+
+                if (!json_object_is_type(c, json_type_string))
+                        return jwt_fail(reterr_reason, -EBADMSG, "header x5c[%zu] is a %s, not a string", i,
+                                        json_type_to_name(json_object_get_type(c)));
+                r = b64_decode_full(B64_STANDARD, json_object_get_string(c), (size_t) json_object_get_string_len(c),
+                                    &der, &size, &bad);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || size == 0)
+                        return jwt_fail(reterr_reason, -EBADMSG,
+                                        "header x5c[%zu] is not standard base64 DER (offset %zu)", i, bad);
+                if (i == 0) {
+                        leaf = TAKE_PTR(der);
+                        leaf_size = size;
+                }
+        }
+
+        *ret = TAKE_PTR(leaf);
+        *ret_size = leaf_size;
+        return 0;
+}
+
+/* The key comes only from JWKS: by kid, or, when the set has no such kid (real MAA TPM tokens use
+ * an x5t-style kid), by a certificate in the set that is byte for byte the token's x5c[0]. A kid
+ * that is in the set but contradicts x5c[0] is refused: one of the two is lying. */
+static int choose_key(const Jwks *jwks, const char *kid, const uint8_t *leaf, size_t leaf_size, EVP_PKEY **ret,
+                      bool *ret_by_cert, char **reterr_reason) {
+        const JwksKey *key = NULL;
+        const char *name;
         char b1[JWT_ESCAPE_BUF], b2[JWT_ESCAPE_BUF];
+        bool by_cert = false;
         int bits;
 
-        if (!kid)
-                return jwt_fail(reterr_reason, -EBADMSG, "header has no kid");
-        key = jwks_find(jwks, kid);
+        if (!kid && !leaf)
+                return jwt_fail(reterr_reason, -EBADMSG, "header has no kid (and no x5c)");
+        if (kid)
+                key = jwks_find(jwks, kid);
+        if (key && leaf && key->cert_der &&
+            (key->cert_der_size != leaf_size || memcmp(key->cert_der, leaf, leaf_size) != 0))
+                return jwt_fail(reterr_reason, -EKEYREJECTED,
+                                "header x5c[0] is not the certificate the key set holds under kid \"%s\"",
+                                jwt_escape(kid, b1));
+        if (!key && leaf) {
+                key = jwks_find_by_cert(jwks, leaf, leaf_size);
+                by_cert = !!key;
+        }
+        if (!key && kid)
+                return jwt_fail(reterr_reason, -ENOKEY, "kid \"%s\" not in key set (%zu key%s)%s",
+                                jwt_escape(kid, b1), jwks->n_keys, jwks->n_keys == 1 ? "" : "s",
+                                leaf ? ", nor is its x5c[0] certificate" : "");
         if (!key)
-                return jwt_fail(reterr_reason, -ENOKEY, "kid \"%s\" not in key set (%zu key%s)",
-                                jwt_escape(kid, b1), jwks->n_keys, jwks->n_keys == 1 ? "" : "s");
+                return jwt_fail(reterr_reason, -ENOKEY, "header x5c[0] is none of the key set's certificates (%zu key%s)",
+                                jwks->n_keys, jwks->n_keys == 1 ? "" : "s");
+
+        name = key->kid ?: "(no kid)";
         if (!key->pkey)
                 return jwt_fail(reterr_reason, -EKEYREJECTED, "key \"%s\" has kty \"%s\"; RS256 needs RSA",
-                                jwt_escape(kid, b1), jwt_escape(key->kty, b2));
+                                jwt_escape(name, b1), jwt_escape(key->kty, b2));
         bits = EVP_PKEY_get_bits(key->pkey);
         if (bits < TOKEN_RSA_BITS_MIN)
                 return jwt_fail(reterr_reason, -EKEYREJECTED, "key \"%s\" has %d bits, fewer than %d",
-                                jwt_escape(kid, b1), bits, TOKEN_RSA_BITS_MIN);
+                                jwt_escape(name, b1), bits, TOKEN_RSA_BITS_MIN);
 
         *ret = key->pkey;
+        *ret_by_cert = by_cert;
         return 0;
 }
 
@@ -222,6 +291,13 @@ static int check_time(const Token *t, const TokenExpect *expect, uint64_t now_us
         if (usec_add(now_usec, expect->skew_usec) < t->nbf_usec)
                 return jwt_fail(reterr_reason, -ETIME, "token not valid before %s (now %s, skew %" PRIu64 "s)",
                                 token_format_timestamp(t->nbf_usec, b1), token_format_timestamp(now_usec, b2),
+                                expect->skew_usec / USEC_PER_SEC);
+        /* nbf = iat - 300 is what MAA issues, so nbf alone would let a token "issued" in the
+         * future pass; that means our clock or the service's is wrong, and the lifetime we would
+         * schedule from iat is not what it claims. */
+        if (usec_add(now_usec, expect->skew_usec) < t->iat_usec)
+                return jwt_fail(reterr_reason, -ETIME, "token issued in the future at %s (now %s, skew %" PRIu64 "s)",
+                                token_format_timestamp(t->iat_usec, b1), token_format_timestamp(now_usec, b2),
                                 expect->skew_usec / USEC_PER_SEC);
         return 0;
 }
@@ -397,6 +473,8 @@ int token_verify(const char *compact, const Jwks *jwks, const TokenExpect *expec
                  Token **ret, char **reterr_reason) {
         _cleanup_(jwt_freep) Jwt *jwt = NULL;
         _cleanup_(token_freep) Token *t = NULL;
+        _cleanup_free_ uint8_t *leaf = NULL;
+        size_t leaf_size;
         EVP_PKEY *pkey;
         int r;
 
@@ -415,10 +493,13 @@ int token_verify(const char *compact, const Jwks *jwks, const TokenExpect *expec
         r = token_from_jwt(jwt, &t, reterr_reason);
         if (r < 0)
                 return r;
-        r = choose_key(jwks, t->kid, &pkey, reterr_reason);
+        r = header_x5c_leaf(jwt->header, &leaf, &leaf_size, reterr_reason);
         if (r < 0)
                 return r;
-        r = verify_rs256(jwt, pkey, t->kid, reterr_reason);
+        r = choose_key(jwks, t->kid, leaf, leaf_size, &pkey, &t->key_by_cert, reterr_reason);
+        if (r < 0)
+                return r;
+        r = verify_rs256(jwt, pkey, t->kid ?: "(by x5c)", reterr_reason);
         if (r < 0)
                 return r;
         r = check_claims(t, expect, now_usec, reterr_reason);

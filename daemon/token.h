@@ -25,7 +25,8 @@ typedef struct TokenExpect {
 typedef struct Token {
         json_object *header;
         json_object *claims;            /* for token.json */
-        const char *kid;                /* NULL if absent (only possible from token_decode) */
+        const char *kid;                /* NULL if absent */
+        bool key_by_cert;               /* token_verify found the key by x5c[0], not by kid */
         const char *iss;
         const char *jti;                /* NULL if absent */
         uint64_t iat_usec;              /* 0 if absent */
@@ -35,25 +36,33 @@ typedef struct Token {
 
 /* Verifies the NUL-terminated compact JWS COMPACT at time NOW_USEC (CLOCK_REALTIME, usec; the
  * caller supplies it so tests and "attestctl token verify --at" can pin the clock). Checks, in
- * this order: shape, alg/crit, jku, types of the extracted fields, kid, signature, iss, exp/nbf,
- * cnf, rp_data; the first failure wins. Errors:
+ * this order: shape, alg/crit, jku, types of the extracted fields, x5c, key choice, signature,
+ * iss, exp/nbf/iat, cnf, rp_data; the first failure wins.
+ * Key choice: the JWKS key whose kid is the header's "kid"; when the set has no such kid (or the
+ * token has none), the JWKS key whose x5c[0] is byte for byte the header's x5c[0] (real MAA TPM
+ * tokens carry no jku and an x5t-style kid). The header's x5c never supplies a key by itself.
+ * Errors:
  *   -EMSGSIZE         longer than JWT_SIZE_MAX
  *   -EBADMSG          malformed: not three base64url parts, header/payload not JSON objects, or
- *                     alg/kid/jku/iss/exp/nbf/iat/jti/cnf/rp_data missing where required or of the
- *                     wrong type
+ *                     alg/jku/iss/exp/nbf/iat/jti/cnf/rp_data missing where required or of the
+ *                     wrong type, neither kid nor x5c, or x5c not an array of standard-base64
+ *                     strings
  *   -EPROTONOSUPPORT  "alg" is anything but exactly "RS256" ("none" included), or a "crit" header
  *   -EACCES           "jku" present and not {endpoint}/certs (it is never fetched), or "iss" is not
  *                     expect->issuer
- *   -ENOKEY           "kid" not in JWKS: the caller should re-fetch the key set once and retry
- *   -EKEYREJECTED     the kid names a key we cannot use (not RSA, < TOKEN_RSA_BITS_MIN bits), or
+ *   -ENOKEY           neither the kid nor x5c[0] is in JWKS: the caller should re-fetch the key
+ *                     set once and retry
+ *   -EKEYREJECTED     the chosen key cannot be used (not RSA, < TOKEN_RSA_BITS_MIN bits), the
+ *                     kid is in JWKS but x5c[0] is not the certificate JWKS holds under it, or
  *                     the RSASSA-PKCS1-v1_5 SHA-256 signature does not verify
  *   -ESTALE           expired: now >= exp + skew
- *   -ETIME            not yet valid: now + skew < nbf
+ *   -ETIME            not yet valid: now + skew < nbf, or issued in the future: now + skew < iat
+ *                     (nbf = iat - 300, as MAA issues it, is normal)
  *   -EBADE            cnf.jwk is not the request key (kty/n/e compared as values, not as text), or
  *                     rp_data/nonce is not the nonce sent
  *   -EINVAL           expect->cnf_jwk_json is not an RSA or EC JWK object (caller bug)
  *   -ENOMEM, -EIO     (OpenSSL could not set up the verification)
- * A "jwk"/"x5c" in the token's own header is ignored: keys come only from JWKS. On failure
+ * A "jwk" in the token's own header is ignored: keys come only from JWKS. On failure
  * *reterr_reason (when non-NULL) gets a malloc'd one-line reason such as
  * 'kid "abc" not in key set' (untrusted strings escaped, no token contents, no keys); it may be
  * left NULL on -ENOMEM. On success *ret owns the decoded token. */

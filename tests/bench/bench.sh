@@ -53,7 +53,7 @@ die() {
         exit 1
 }
 
-for c in swtpm tpm2_pcrread tpm2_quote tpm2_pcrextend tpm2_evictcontrol tpm2_getcap dbus-daemon /usr/bin/python3; do
+for c in swtpm tpm2_pcrread tpm2_quote tpm2_pcrextend tpm2_evictcontrol tpm2_getcap dbus-daemon /usr/bin/python3 /usr/bin/time; do
         command -v "$c" >/dev/null 2>&1 || die "$c is not installed"
 done
 [ -x "$ATTESTD" ] && [ -x "$ATTESTCTL" ] || die "no attestd/attestctl in $builddir (use --builddir or make bench)"
@@ -215,9 +215,10 @@ DBUS_SYSTEM_BUS_ADDRESS=$(echo "$bus" | sed -n 1p)
 export DBUS_SYSTEM_BUS_ADDRESS
 unset NOTIFY_SOCKET JOURNAL_STREAM WATCHDOG_USEC WATCHDOG_PID
 
-# make_config NAME → path of a config whose runtime directory is $WORK/run-NAME (fresh).
+# make_config NAME [TPMDIR EVENTLOG] → path of a config whose runtime directory is $WORK/run-NAME
+# (fresh); the swtpm and log default to the main ones.
 make_config() {
-        local rundir=$WORK/run-$1 conf=$WORK/conf/$1.conf
+        local rundir=$WORK/run-$1 conf=$WORK/conf/$1.conf tpmdir=${2:-$TPMDIR} eventlog=${3:-$EVENTLOG}
         rm -rf "$rundir"
         mkdir -p "$rundir" "$WORK/conf"
         cat >"$conf" <<EOF
@@ -225,12 +226,12 @@ make_config() {
 Endpoint=$(<"$MAADIR/endpoint")
 CAFile=$MAADIR/ca.pem
 [TPM]
-TCTI=swtpm:path=$TPMDIR/tpm.sock
+TCTI=swtpm:path=$tpmdir/tpm.sock
 AKHandle=$AK_HANDLE
 AKCertNVIndex=0
 PCRs=$PCR_LIST
 Banks=$BANK
-EventLog=$EVENTLOG
+EventLog=$eventlog
 [Schedule]
 PCRPollIntervalSec=1s
 PCRDebounceSec=200ms
@@ -451,6 +452,52 @@ if command -v openssl >/dev/null 2>&1; then
         done
 fi
 
+# ---- (e) a multi-MB token: a policy issuing the events claim, and a big event log
+
+# run_rusage NAME TPMDIR EVENTLOG: one `attestd --once` under /usr/bin/time -v; appends samples
+# NAME_wall (ms) and NAME_rss (peak RSS, kB); sets last_rundir.
+run_rusage() {
+        local conf t0 t1
+        conf=$(make_config "$1" "$2" "$3")
+        last_rundir=$WORK/run-$1
+        stamp t0
+        /usr/bin/time -v -o "$WORK/rusage-$1.txt" "$ATTESTD" --once --config "$conf" >>"$WORK/once.log" 2>&1 ||
+                { tail -n 20 "$WORK/once.log" >&2; die "attestd --once ($1) failed"; }
+        stamp t1
+        sample "${1%-*}_wall" "$(us_to_ms $((t1 - t0)))"
+        sample "${1%-*}_rss" "$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/rusage-$1.txt")"
+}
+
+big_runs=$((runs < 5 ? runs : 5))
+echo "== (e) multi-MB token: attestd --once with a big event log, and the small log, same policy ($big_runs each)" >&2
+"$srcdir/tests/maa-emulator/maa-emulator-ctl" "$MAADIR" policy --set issue_events=true >/dev/null ||
+        die "cannot set the emulator policy"
+BIGLOG=$WORK/big-eventlog.bin
+/usr/bin/python3 "$srcdir/tests/integration/make-big-eventlog.py" --base "$EVENTLOG" --out "$BIGLOG" \
+        --bytes $((2400 * 1024)) --pcr 14 --tag bench || die "make-big-eventlog.py failed"
+BIGTPM=$WORK/tpm-big
+mkdir -p "$BIGTPM"
+swtpm socket --tpm2 --tpmstate dir="$BIGTPM" \
+        --server type=unixio,path="$BIGTPM/tpm.sock" --ctrl type=unixio,path="$BIGTPM/tpm.sock.ctrl" \
+        --flags not-need-init,startup-clear --pid file="$BIGTPM/swtpm.pid" \
+        --log file="$BIGTPM/swtpm.log" --daemon || die "the second swtpm did not start"
+wait_until 5 test -s "$BIGTPM/swtpm.pid" || die "the second swtpm wrote no pid file"
+PIDS+=("$(<"$BIGTPM/swtpm.pid")")
+wait_until 5 test -S "$BIGTPM/tpm.sock" || die "the second swtpm socket did not appear"
+TPM2TOOLS_TCTI="swtpm:path=$BIGTPM/tpm.sock" ATTESTCTL=$ATTESTCTL \
+        "$srcdir/tests/integration/play-eventlog.sh" "$BIGLOG" 2>"$WORK/play-big.log" ||
+        { cat "$WORK/play-big.log" >&2; die "playing the big event log into swtpm failed"; }
+# The first run creates that TPM's AK; not timed.
+make_config big-warmup "$BIGTPM" "$BIGLOG" >/dev/null
+"$ATTESTD" --once --config "$WORK/conf/big-warmup.conf" >>"$WORK/once.log" 2>&1 ||
+        { tail -n 20 "$WORK/once.log" >&2; die "attestd --once with the big log failed"; }
+for i in $(seq "$big_runs"); do
+        run_rusage "small-$i" "$TPMDIR" "$EVENTLOG"
+        small_token=$(stat -c %s "$last_rundir/token")
+        run_rusage "big-$i" "$BIGTPM" "$BIGLOG"
+        big_token=$(stat -c %s "$last_rundir/token") big_json=$(stat -c %s "$last_rundir/token.json")
+done
+
 stamp bench_t1
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -483,6 +530,11 @@ row "(d) tpm2_pcrread + tpm2_quote" base_total
 row "    tpm2_pcrread alone" base_pcrread
 row "    tpm2_quote alone" base_quote
 [ -s "$WORK/samples/rsa_keygen" ] && row "reference: openssl genpkey RSA-2048 (process)" rsa_keygen
+row "(e) attestd --once, small token (wall)" small_wall
+row "    multi-MB token (wall)" big_wall
+printf "%-52s %9s %9s %9s %4s\n" "(e) peak RSS (kB)" median min max n
+row "    attestd --once, small token" small_rss
+row "    multi-MB token" big_rss
 echo
 echo "attestd CPU per re-attestation cycle in (b), with the spare request key made while idle:" \
         "mean $cycle_cpu_ms ms"
@@ -510,4 +562,9 @@ echo
 a=$(median start_token) b=$(median extend_token) d=$(median base_total) o=$(median once_wall)
 echo "ratios of medians: a/d = $(ratio "$a" "$d") (daemon start), a'/d = $(ratio "$o" "$d") (--once)," \
         "b/d = $(ratio "$b" "$d")"
+echo "(e) multi-MB token: token $big_token bytes (token.json $big_json) vs $small_token bytes, events" \
+        "policy, $(stat -c %s "$BIGLOG")-byte log; multi-MB/small ratios of medians: time" \
+        "$(ratio "$(median big_wall)" "$(median small_wall)"), peak RSS $(ratio "$(median big_rss)" "$(median small_rss)")," \
+        "peak RSS growth $(awk -v a="$(median big_rss)" -v b="$(median small_rss)" -v t="$big_token" \
+        'BEGIN { printf "%.1f", (a - b) * 1024 / t }') x the token size"
 echo "total benchmark time: $(awk -v u=$((bench_t1 - bench_t0)) 'BEGIN { printf "%.0f", u / 1e6 }') s"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for the key-set and OpenID metadata parsers: every input goes through both;
- * a parsed key set must be internally consistent. Built and run by 'make fuzz-jwks'. */
+ * a parsed key set must be internally consistent, including the x5c[0] certificates it keeps for
+ * jwks_find_by_cert(). Built and run by 'make fuzz-jwks'. */
 #include <assert.h>
 
 #include <openssl/evp.h>
@@ -33,6 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         assert(!k->pkey || EVP_PKEY_get_bits(k->pkey) <= JWKS_RSA_BITS_MAX);
                         if (k->kid)
                                 assert(jwks_find(jwks, k->kid) == k);
+                        /* Only keys from x5c keep a certificate, and each is found by it. */
+                        assert(!k->cert_der == !k->cert_der_size);
+                        assert(!k->cert_der || k->pkey);
+                        if (k->cert_der) {
+                                const JwksKey *f = jwks_find_by_cert(jwks, k->cert_der, k->cert_der_size);
+
+                                assert(f && f <= k && f->cert_der_size == k->cert_der_size &&
+                                       memcmp(f->cert_der, k->cert_der, k->cert_der_size) == 0);
+                        }
                 }
                 jwks_free(jwks);
         }

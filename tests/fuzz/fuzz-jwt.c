@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for the token path: jwt_decode, token_decode and token_verify on raw input
  * against the real MAA key set, and (input starting with '{') on claims we sign ourselves, so the
- * checks after the signature (iss, time, cnf, nonce) see fuzzed JSON too. 'make fuzz-jwt'. */
+ * checks after the signature (iss, time, cnf, nonce) and the policy-claims extraction see fuzzed
+ * JSON too; our key set holds an x5c, so the key choice by x5c[0] runs as well. 'make fuzz-jwt'. */
 #include <assert.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "b64.h"
 #include "jwks.h"
 #include "jwt.h"
+#include "token-claims.h"
 #include "token.h"
 
 #define FUZZ_NOW (UINT64_C(1654037276) * USEC_PER_SEC)
@@ -24,7 +27,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static Jwks *maa_jwks, *own_jwks;
 static EVP_PKEY *own_key;
-static char *own_jwk;
+static char *own_jwk, *own_x5c_header;
+
+/* A self-signed certificate for our key, standard base64 of its DER. */
+static char *own_cert_b64(void) {
+        X509 *x = X509_new();
+        uint8_t *der = NULL;
+        char *s = NULL;
+        int n;
+
+        assert(x && X509_set_version(x, 2) == 1 && ASN1_INTEGER_set(X509_get_serialNumber(x), 1) == 1);
+        assert(X509_gmtime_adj(X509_getm_notBefore(x), 0) && X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+        assert(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const uint8_t *) "fuzz", -1,
+                                          -1, 0) == 1);
+        assert(X509_set_issuer_name(x, X509_get_subject_name(x)) == 1 && X509_set_pubkey(x, own_key) == 1);
+        assert(X509_sign(x, own_key, EVP_sha256()) > 0);
+        n = i2d_X509(x, &der);
+        assert(n > 0 && b64_encode(der, (size_t) n, &s) == 0);
+        OPENSSL_free(der);
+        X509_free(x);
+        return s;
+}
 
 static char *read_text(const char *path) {
         FILE *f = fopen(path, "re");
@@ -52,7 +75,7 @@ static char *b64url_param(const char *name) {
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        char *text = read_text(TESTDATA "/maa/2022-05-31/jwks/aad.json"), *n, *e, *own = NULL;
+        char *text = read_text(TESTDATA "/maa/2022-05-31/jwks/aad.json"), *n, *e, *own = NULL, *cert;
 
         assert(jwks_parse(text, strlen(text), &maa_jwks, NULL) == 0);
         free(text);
@@ -61,7 +84,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         assert(own_key);
         n = b64url_param(OSSL_PKEY_PARAM_RSA_N);
         e = b64url_param(OSSL_PKEY_PARAM_RSA_E);
-        assert(asprintf(&own, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"fuzz\",\"n\":\"%s\",\"e\":\"%s\"}]}", n, e) > 0);
+        cert = own_cert_b64();
+        assert(asprintf(&own, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"fuzz\",\"n\":\"%s\",\"e\":\"%s\",\"x5c\":[\"%s\"]}]}",
+                        n, e, cert) > 0);
+        /* A real TPM token's header shape: no jku, an x5t-like kid the set does not know, x5c. */
+        assert(asprintf(&own_x5c_header, "{\"alg\":\"RS256\",\"kid\":\"D5DR62_fG0AlpALMbsP-wriTWjU\",\"typ\":\"JWT\","
+                        "\"x5c\":[\"%s\",\"%s\"]}", cert, cert) > 0);
+        free(cert);
         assert(asprintf(&own_jwk, "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"}", n, e) > 0);
         assert(jwks_parse(own, strlen(own), &own_jwks, NULL) == 0);
         free(own);
@@ -81,6 +110,26 @@ static bool documented_error(int r) {
         return false;
 }
 
+/* Policy claims from any claims object: only -ENOMEM may fail, and the claims stay as they were. */
+static void check_policy_claims(json_object *claims) {
+        json_object *policy = NULL, *decoded = NULL;
+        const char *before = strdup(json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN));
+        int r;
+
+        assert(before);
+        r = token_policy_claims(claims, &policy);
+        assert(r == 0 || r == -ENOMEM);
+        assert(r < 0 || json_object_is_type(policy, json_type_object));
+        r = token_claims_decoded(claims, &decoded);
+        assert(r == 0 || r == -ENOMEM);
+        assert(r < 0 || json_object_is_type(decoded, json_type_object));
+        /* The serializations share nothing but references: freeing them leaves CLAIMS intact. */
+        json_object_put(policy);
+        json_object_put(decoded);
+        assert(streq(before, json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN)));
+        free((char *) before);
+}
+
 static void check_verify(const char *compact, const Jwks *jwks, const TokenExpect *expect) {
         Token *t = NULL;
         char *reason = NULL;
@@ -96,8 +145,9 @@ static void check_verify(const char *compact, const Jwks *jwks, const TokenExpec
                 return;
         }
         assert(!reason);
-        assert(t && t->kid && t->iss && t->exp_usec != USEC_INFINITY);
+        assert(t && (t->kid || t->key_by_cert) && t->iss && t->exp_usec != USEC_INFINITY);
         assert(json_object_is_type(t->claims, json_type_object));
+        check_policy_claims(t->claims);
         token_free(t);
 }
 
@@ -143,6 +193,13 @@ static void fuzz_signed(const uint8_t *data, size_t size) {
         check_verify(compact, own_jwks, &plain);
         check_verify(compact, own_jwks, &bound);
         free(compact);
+
+        /* The same claims under a real TPM token's header: the key is found by x5c[0]. */
+        if (!sep) {
+                compact = sign_own((const uint8_t *) own_x5c_header, strlen(own_x5c_header), claims, csize);
+                check_verify(compact, own_jwks, &plain);
+                free(compact);
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -172,8 +229,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         compact = strndup((const char *) data, size);
         assert(compact);
-        if (token_decode(compact, &t, NULL) == 0)
+        if (token_decode(compact, &t, NULL) == 0) {
+                check_policy_claims(t->claims);
                 token_free(t);
+        }
 
         TokenExpect maa = { .issuer = FUZZ_MAA_ISS, .skew_usec = 60 * USEC_PER_SEC };
         TokenExpect bound = { .issuer = FUZZ_MAA_ISS, .skew_usec = 0, .cnf_jwk_json = own_jwk, .rp_data = "bm9uY2U" };

@@ -8,7 +8,8 @@ wait_state attested
 good=$(cat "$RUNDIR/token")
 
 prev=
-for fault in bad-signature expired=3600 unknown-kid wrong-rp-data; do
+# (unknown-kid is no forgery: its x5c[0] is in /certs, so the key is found; see test-faults.sh.)
+for fault in bad-signature expired=3600 wrong-jku=https://evil.example/certs wrong-rp-data; do
         # Set the next fault before clearing the last: a retry in between must not succeed.
         maa_ctl fault "$fault" >/dev/null
         [ -z "$prev" ] || maa_ctl clear "${prev%%=*}" >/dev/null

@@ -6,6 +6,8 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "b64.h"
 #include "jwt-test-util.h"
@@ -174,4 +176,39 @@ char *tu_sign(EVP_PKEY *pkey, const char *header_json, const char *claims_json) 
         sig_b64 = tu_b64url(sig, sig_len);
         ck_assert_int_ge(asprintf(&s, "%s.%s", input, sig_b64), 0);
         return s;
+}
+
+char *tu_cert_b64(EVP_PKEY *pkey, const char *cn) {
+        X509 *x = X509_new();
+        X509_NAME *name;
+        uint8_t *der = NULL;
+        char *s = NULL;
+        int n;
+
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(X509_set_version(x, 2), 1);
+        ck_assert_int_eq(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+        ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+        ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+        name = X509_get_subject_name(x);
+        ck_assert_int_eq(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const uint8_t *) cn, -1, -1, 0), 1);
+        ck_assert_int_eq(X509_set_issuer_name(x, name), 1);
+        ck_assert_int_eq(X509_set_pubkey(x, pkey), 1);
+        ck_assert_int_gt(X509_sign(x, pkey, EVP_sha256()), 0);
+        n = i2d_X509(x, &der);
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(b64_encode(der, (size_t) n, &s), 0);
+        OPENSSL_free(der);
+        X509_free(x);
+        return s;
+}
+
+char *tu_x5t(const char *cert_b64) {
+        _cleanup_free_ void *der = NULL;
+        uint8_t sha1[20];
+        size_t size;
+
+        ck_assert_int_eq(b64_decode_full(B64_STANDARD, cert_b64, strlen(cert_b64), &der, &size, NULL), 0);
+        ck_assert_ptr_nonnull(SHA1(der, size, sha1));
+        return tu_b64url(sha1, sizeof sha1);
 }

@@ -53,5 +53,9 @@ char *tu_rsa_param(EVP_PKEY *pkey, const char *name);
 char *tu_jwk_json(EVP_PKEY *pkey);
 /* {"keys":[{"kty":"RSA","kid":KID,"n":"...","e":"..."}]} */
 char *tu_jwks_json(EVP_PKEY *pkey, const char *kid);
+/* A self-signed certificate for PKEY (CN = CN) as standard base64 of its DER, as x5c holds it. */
+char *tu_cert_b64(EVP_PKEY *pkey, const char *cn);
+/* The x5t of a standard-base64 DER certificate: base64url(SHA-1(DER)), as MAA's TPM kids are. */
+char *tu_x5t(const char *cert_b64);
 /* b64url(HEADER).b64url(CLAIMS).b64url(RS256 signature by PKEY); the JSON texts are used verbatim. */
 char *tu_sign(EVP_PKEY *pkey, const char *header_json, const char *claims_json);

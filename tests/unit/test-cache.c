@@ -56,6 +56,28 @@ START_TEST(test_write_read_roundtrip) {
 }
 END_TEST
 
+/* Pieces are written in order into one file; a multi-MiB token (JWT_SIZE_MAX) round-trips, and
+ * the cap of a read is exact. */
+START_TEST(test_write_iov_large) {
+        _cleanup_free_ char *big = malloc(JWT_SIZE_MAX), *s = NULL;
+        struct iovec iov[2];
+        size_t n;
+
+        ck_assert_ptr_nonnull(big);
+        memset(big, 'A', JWT_SIZE_MAX);
+        iov[0] = (struct iovec) { .iov_base = big, .iov_len = JWT_SIZE_MAX - 1 };
+        iov[1] = (struct iovec) { .iov_base = (void *) "\n", .iov_len = 1 };
+        ck_assert_int_eq(cache_write_atomic_iov(dir, "token.json", iov, 2, 0640, (gid_t) -1), 0);
+        ck_assert_int_eq(cache_read(dir, "token.json", JWT_SIZE_MAX, &s, &n), 0);
+        ck_assert_uint_eq(n, JWT_SIZE_MAX);
+        ck_assert_int_eq(memcmp(s, big, JWT_SIZE_MAX - 1), 0);
+        ck_assert_int_eq(s[JWT_SIZE_MAX - 1], '\n');
+        free(TAKE_PTR(s));
+        ck_assert_int_eq(cache_read(dir, "token.json", JWT_SIZE_MAX - 1, &s, &n), -EFBIG);
+        ck_assert_uint_eq(count_entries(), 1);
+}
+END_TEST
+
 START_TEST(test_group) {
         struct stat st;
         char path[128];
@@ -151,6 +173,7 @@ static Suite *cache_suite(void) {
         TCase *tc = tcase_create("files");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_write_read_roundtrip);
+        tcase_add_test(tc, test_write_iov_large);
         tcase_add_test(tc, test_group);
         tcase_add_test(tc, test_failed_write_keeps_old);
         tcase_add_test(tc, test_read_errors);

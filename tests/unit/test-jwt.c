@@ -196,11 +196,27 @@ START_TEST(test_size_cap) {
         memset(over, 'A', JWT_SIZE_MAX + 1);
         over[JWT_SIZE_MAX + 1] = 0;
         ck_assert_int_eq(jwt_decode(over, JWT_SIZE_MAX + 1, &j, &reason), -EMSGSIZE);
-        ck_assert_str_eq(reason, "token is 65537 bytes, more than the 65536 allowed");
+        ck_assert_str_eq(reason, "token is 8388609 bytes, more than the 8388608 allowed");
 
-        /* A megabyte is refused just as fast, without being decoded. */
-        big = token_with_payload(1024 * 1024);
+        /* Far over the cap is refused just as fast, without being decoded. */
+        big = token_with_payload(JWT_SIZE_MAX);
         ck_assert_int_eq(jwt_decode(big, strlen(big), &j, NULL), -EMSGSIZE);
+}
+END_TEST
+
+/* Regression: the real TPM token of 315,186 bytes (REAL-SERVICE.md) was refused at 64 KiB. Tokens
+ * of that size and of 4 MiB decode, and the Jwt borrows the input rather than copying it. */
+START_TEST(test_real_sizes) {
+        static const size_t sizes[] = { 315186, 4 * 1024 * 1024 };
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_(jwt_freep) Jwt *j = NULL;
+                _cleanup_free_ char *in = token_with_payload(sizes[i] / 4 * 3);
+
+                ck_assert_uint_ge(strlen(in), sizes[i] - 16);
+                ck_assert_int_eq(jwt_decode(in, strlen(in), &j, NULL), 0);
+                ck_assert_ptr_eq(j->compact, in);
+        }
 }
 END_TEST
 
@@ -274,6 +290,7 @@ static Suite *jwt_suite(void) {
         tcase_add_test(tc, test_decode_fields);
         tcase_add_test(tc, test_duplicate_members);
         tcase_add_test(tc, test_size_cap);
+        tcase_add_test(tc, test_real_sizes);
         tcase_add_test(tc, test_depth_cap);
         tcase_add_test(tc, test_embedded_nul);
         suite_add_tcase(s, tc);

@@ -7,6 +7,7 @@
 #include "b64.h"
 #include "check-main.h"
 #include "jwt-test-util.h"
+#include "token-claims.h"
 #include "token.h"
 
 #define TEST_ISSUER "https://test.attest.example"
@@ -347,7 +348,21 @@ END_TEST
 static const ReasonCase header_cases[] = {
         { "baseline", HDR, 0, NULL },
         { "no jku", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\"}", 0, NULL },
-        { "x5c in header ignored", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[\"AAAA\"],\"jwk\":{}}", 0, NULL },
+        { "x5c beside a kid whose key has no certificate: the kid decides, jwk ignored",
+          "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[\"AAAA\"],\"jwk\":{}}", 0, NULL },
+        { "x5c string", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":\"AAAA\"}", -EBADMSG,
+          "header x5c is a string, not an array of certificates" },
+        { "x5c empty", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[]}", -EBADMSG, "header x5c is an empty array" },
+        { "x5c number entry", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[1]}", -EBADMSG,
+          "header x5c[0] is a int, not a string" },
+        { "x5c base64url", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[\"A-_A\"]}", -EBADMSG,
+          "header x5c[0] is not standard base64 DER (offset 1)" },
+        { "x5c empty string", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[\"\"]}", -EBADMSG,
+          "header x5c[0] is not standard base64 DER" },
+        { "x5c second entry bad", "{\"alg\":\"RS256\",\"kid\":\"" TEST_KID "\",\"x5c\":[\"AAAA\",\"!!\"]}", -EBADMSG,
+          "header x5c[1] is not standard base64 DER" },
+        { "x5c only, not in the key set", "{\"alg\":\"RS256\",\"x5c\":[\"AAAA\"]}", -ENOKEY,
+          "header x5c[0] is none of the key set's certificates (1 key)" },
         { "HS256", "{\"alg\":\"HS256\",\"kid\":\"" TEST_KID "\"}", -EPROTONOSUPPORT, "alg \"HS256\" is not accepted (only RS256)" },
         { "RS384", "{\"alg\":\"RS384\",\"kid\":\"" TEST_KID "\"}", -EPROTONOSUPPORT, "alg \"RS384\" is not accepted" },
         { "RS512", "{\"alg\":\"RS512\",\"kid\":\"" TEST_KID "\"}", -EPROTONOSUPPORT, "alg \"RS512\"" },
@@ -433,8 +448,165 @@ static const ReasonCase claims_cases[] = {
         { "nbf string", "{\"iss\":\"" TEST_ISSUER "\",\"nbf\":\"x\",\"exp\":1700007200}", -EBADMSG, "claim nbf is a string" },
         { "nbf absent", "{\"iss\":\"" TEST_ISSUER "\",\"exp\":1700007200}", 0, NULL },
         { "iat object", C_EXP(",\"iat\":{}"), -EBADMSG, "claim iat is a object" },
+        { "MAA times: nbf = iat - 300, 4-day lifetime",
+          "{\"iss\":\"" TEST_ISSUER "\",\"iat\":1699999990,\"nbf\":1699999690,\"exp\":1700345590}", 0, NULL },
+        { "iat future", "{\"iss\":\"" TEST_ISSUER "\",\"iat\":1700003600,\"nbf\":1700003300,\"exp\":1700007200}", -ETIME,
+          "token not valid before 2023-11-14T23:08:20Z" },
+        { "iat future, nbf past", "{\"iss\":\"" TEST_ISSUER "\",\"iat\":1700003600,\"nbf\":1699999690,\"exp\":1700007200}",
+          -ETIME, "token issued in the future at 2023-11-14T23:13:20Z (now 2023-11-14T22:13:20Z, skew 60s)" },
+        { "iat within skew", "{\"iss\":\"" TEST_ISSUER "\",\"iat\":1700000050,\"nbf\":1699999750,\"exp\":1700007200}", 0, NULL },
         { "jti number", C_EXP(",\"jti\":1"), -EBADMSG, "claims member \"jti\" is a int" },
 };
+
+/* ---- key choice by x5c, as real MAA TPM tokens need (no jku, x5t kid, 3-certificate x5c) ---- */
+
+/* A key set like a real TPM provider's /certs: KEY's certificate under its x5t, and OTHER_KEY's
+ * (self-signed, standard-base64 SHA-256-style kid) beside it. */
+static Jwks *x5c_jwks(char **ret_cert, char **ret_other_cert, char **ret_x5t) {
+        _cleanup_free_ char *cert = tu_cert_b64(key, "Test Attestation 2020");
+        _cleanup_free_ char *other = tu_cert_b64(other_key, "Other");
+        _cleanup_free_ char *x5t = tu_x5t(cert), *text = NULL;
+        Jwks *jwks = NULL;
+
+        ck_assert_int_ge(asprintf(&text, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"XxRc2vLh1E5FrsNa+/=\",\"x5c\":[\"%s\"]},"
+                                         "{\"kty\":\"RSA\",\"kid\":\"%s\",\"x5c\":[\"%s\",\"%s\"]}]}",
+                                  other, x5t, cert, other), 0);
+        ck_assert_int_eq(jwks_parse(text, strlen(text), &jwks, NULL), 0);
+        *ret_cert = TAKE_PTR(cert);
+        *ret_other_cert = TAKE_PTR(other);
+        *ret_x5t = TAKE_PTR(x5t);
+        return jwks;
+}
+
+static char *x5c_header(const char *kid, const char *leaf, const char *rest) {
+        char *h = NULL;
+
+        ck_assert_int_ge(asprintf(&h, "{\"alg\":\"RS256\",%s%s%s\"typ\":\"JWT\",\"x5c\":[\"%s\",\"%s\",\"%s\"]}",
+                                  kid ? "\"kid\":\"" : "", kid ?: "", kid ? "\"," : "", leaf, rest, rest), 0);
+        return h;
+}
+
+START_TEST(test_x5c_key_choice) {
+        _cleanup_free_ char *cert = NULL, *other = NULL, *x5t = NULL;
+        _cleanup_(jwks_freep) Jwks *jwks = x5c_jwks(&cert, &other, &x5t);
+        TokenExpect e = { .issuer = TEST_ISSUER, .skew_usec = SKEW };
+
+        /* The x5t kid is 27 base64url characters and is found as it is. */
+        ck_assert_uint_eq(strlen(x5t), 27);
+        {
+                _cleanup_free_ char *h = x5c_header(x5t, cert, other), *c = own_token(h, CLAIMS_OK);
+                _cleanup_(token_freep) Token *t = NULL;
+
+                ck_assert_int_eq(token_verify(c, jwks, &e, NOW, &t, NULL), 0);
+                ck_assert_str_eq(t->kid, x5t);
+                ck_assert(!t->key_by_cert);
+        }
+        /* A kid the set does not know, but x5c[0] is byte for byte a certificate in the set. */
+        {
+                _cleanup_free_ char *h = x5c_header("not-in-the-set", cert, other), *c = own_token(h, CLAIMS_OK);
+                _cleanup_(token_freep) Token *t = NULL;
+
+                ck_assert_int_eq(token_verify(c, jwks, &e, NOW, &t, NULL), 0);
+                ck_assert(t->key_by_cert);
+        }
+        /* No kid at all: x5c[0] alone names (never supplies) the key. */
+        {
+                _cleanup_free_ char *h = x5c_header(NULL, cert, other), *c = own_token(h, CLAIMS_OK);
+                _cleanup_(token_freep) Token *t = NULL;
+
+                ck_assert_int_eq(token_verify(c, jwks, &e, NOW, &t, NULL), 0);
+                ck_assert(t->key_by_cert);
+                ck_assert_ptr_null(t->kid);
+        }
+}
+END_TEST
+
+START_TEST(test_x5c_negative) {
+        _cleanup_free_ char *cert = NULL, *other = NULL, *x5t = NULL;
+        _cleanup_(jwks_freep) Jwks *jwks = x5c_jwks(&cert, &other, &x5t);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *attacker = tu_rsa_key(2048);
+        _cleanup_free_ char *attacker_cert = tu_cert_b64(attacker, "Test Attestation 2020");
+        TokenExpect e = { .issuer = TEST_ISSUER, .skew_usec = SKEW };
+
+        /* x5c[0] not in the set, signed by the key in that certificate: x5c is never trusted. */
+        {
+                _cleanup_free_ char *h = x5c_header(NULL, attacker_cert, cert), *c = tu_sign(attacker, h, CLAIMS_OK);
+
+                expect_verify(c, jwks, &e, NOW, -ENOKEY, "header x5c[0] is none of the key set's certificates (2 keys)");
+        }
+        {
+                _cleanup_free_ char *h = x5c_header("unknown", attacker_cert, cert), *c = tu_sign(attacker, h, CLAIMS_OK);
+
+                expect_verify(c, jwks, &e, NOW, -ENOKEY, "kid \"unknown\" not in key set (2 keys), nor is its x5c[0] certificate");
+        }
+        /* The kid is in the set, but x5c[0] is another certificate than the set holds under it. */
+        {
+                _cleanup_free_ char *h = x5c_header(x5t, other, cert), *c = own_token(h, CLAIMS_OK);
+
+                expect_verify(c, jwks, &e, NOW, -EKEYREJECTED,
+                              "header x5c[0] is not the certificate the key set holds under kid");
+        }
+        {
+                _cleanup_free_ char *h = x5c_header(x5t, attacker_cert, cert), *c = tu_sign(attacker, h, CLAIMS_OK);
+
+                expect_verify(c, jwks, &e, NOW, -EKEYREJECTED, "not the certificate the key set holds");
+        }
+        /* x5c[0] names the other key in the set, but our key signed: the signature decides. */
+        {
+                _cleanup_free_ char *h = x5c_header(NULL, other, cert), *c = own_token(h, CLAIMS_OK);
+
+                expect_verify(c, jwks, &e, NOW, -EKEYREJECTED, "signature does not verify with key \"(by x5c)\"");
+        }
+        /* A jku keeps its pinning rule even when x5c would find the key. */
+        {
+                _cleanup_free_ char *h = NULL, *c = NULL;
+
+                ck_assert_int_ge(asprintf(&h, "{\"alg\":\"RS256\",\"jku\":\"https://evil.example/certs\",\"x5c\":[\"%s\"]}",
+                                          cert), 0);
+                c = own_token(h, CLAIMS_OK);
+                expect_verify(c, jwks, &e, NOW, -EACCES, "is not the pinned key set");
+        }
+}
+END_TEST
+
+/* The real /certs of 2022: x5t kids (with '-' and '_') beside a standard-base64 one. Every key is
+ * found by its own x5c[0], and an x5t kid is SHA-1 of that DER. A token naming a real certificate
+ * by x5c only gets the real key, which our signature then fails. */
+START_TEST(test_x5c_real_jwks) {
+        _cleanup_(jwks_freep) Jwks *jwks = tu_load_jwks("jwks/aad.json");
+        _cleanup_(json_object_putp) json_object *root = NULL;
+        _cleanup_free_ char *text = tu_read_maa("jwks/aad.json", NULL);
+        TokenExpect e = { .issuer = TEST_ISSUER, .skew_usec = SKEW };
+        json_object *keys;
+        bool saw_url_kid = false;
+
+        root = json_tokener_parse(text);
+        ck_assert(json_object_object_get_ex(root, "keys", &keys));
+        for (size_t i = 0; i < json_object_array_length(keys); i++) {
+                json_object *k = json_object_array_get_idx(keys, i), *x5c, *kid;
+                const char *leaf;
+                _cleanup_free_ void *der = NULL;
+                _cleanup_free_ char *x5t = NULL, *h = NULL, *c = NULL;
+                size_t size;
+
+                ck_assert(json_object_object_get_ex(k, "x5c", &x5c) && json_object_object_get_ex(k, "kid", &kid));
+                leaf = json_object_get_string(json_object_array_get_idx(x5c, 0));
+                ck_assert_int_eq(b64_decode(leaf, strlen(leaf), &der, &size), 0);
+                ck_assert_ptr_eq(jwks_find_by_cert(jwks, der, size), &jwks->keys[i]);
+                ck_assert_ptr_eq(jwks_find(jwks, json_object_get_string(kid)), &jwks->keys[i]);
+                x5t = tu_x5t(leaf);
+                if (json_object_array_length(x5c) == 3) {
+                        ck_assert_str_eq(x5t, json_object_get_string(kid));
+                        saw_url_kid |= strpbrk(x5t, "-_") != NULL;
+                }
+
+                ck_assert_int_ge(asprintf(&h, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5c\":[\"%s\"]}", leaf), 0);
+                c = own_token(h, CLAIMS_OK);
+                expect_verify(c, jwks, &e, NOW, -EKEYREJECTED, "signature does not verify");
+        }
+        ck_assert(saw_url_kid);
+}
+END_TEST
 
 START_TEST(test_claims_cases) {
         _cleanup_free_ char *compact = own_token(HDR, claims_cases[_i].input);
@@ -580,6 +752,87 @@ START_TEST(test_decode_and_format) {
 }
 END_TEST
 
+/* ---- policy claims: top level or nested under x-ms-policy, possibly as JSON strings ---- */
+
+static json_object *parse(const char *text) {
+        json_object *o = json_tokener_parse(text);
+
+        ck_assert_msg(o, "test JSON does not parse: %s", text);
+        return o;
+}
+
+static void expect_json(json_object *got, const char *want_text) {
+        _cleanup_(json_object_putp) json_object *want = parse(want_text);
+
+        ck_assert_msg(json_object_equal(got, want), "got %s, want %s",
+                      json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN), want_text);
+}
+
+static const struct {
+        const char *name, *claims, *policy, *decoded;
+} policy_cases[] = {
+        { "service claims only",
+          "{\"iss\":\"x\",\"exp\":2,\"iat\":1,\"nbf\":0,\"jti\":\"ab\",\"ver\":\"1.0\",\"x-ms-ver\":\"1.0\","
+          "\"rp_data\":\"n\",\"nonce\":\"n\",\"cnf\":{},\"x-ms-policy-hash\":\"h\",\"x-ms-tpm-request-key\":{}}",
+          "{}", NULL },
+        { "top level (secure-boot sample)",
+          "{\"iss\":\"x\",\"secureBootEnabled\":true,\"notSafeMode\":true,\"x-ms-attestation-type\":\"tpm\"}",
+          "{\"secureBootEnabled\":true,\"notSafeMode\":true,\"x-ms-attestation-type\":\"tpm\"}", NULL },
+        { "nested, a JSON string decoded",
+          "{\"iss\":\"x\",\"x-ms-policy\":{\"outputEvents\":\"{\\\"Events\\\":[{\\\"EventSeq\\\":0}]}\"}}",
+          "{\"outputEvents\":{\"Events\":[{\"EventSeq\":0}]}}",
+          "{\"iss\":\"x\",\"x-ms-policy\":{\"outputEvents\":{\"Events\":[{\"EventSeq\":0}]}}}" },
+        { "nested, an array string and plain values",
+          "{\"x-ms-policy\":{\"a\":\" [1,2]\",\"b\":true,\"c\":{\"d\":\"{}\"},\"e\":\"12\",\"f\":\"text\"}}",
+          "{\"a\":[1,2],\"b\":true,\"c\":{\"d\":\"{}\"},\"e\":\"12\",\"f\":\"text\"}",
+          "{\"x-ms-policy\":{\"a\":[1,2],\"b\":true,\"c\":{\"d\":\"{}\"},\"e\":\"12\",\"f\":\"text\"}}" },
+        { "string that is not valid JSON stays a string",
+          "{\"x-ms-policy\":{\"bad\":\"{not json\",\"trailing\":\"{} x\",\"single\":\"{'a':1}\"}}",
+          "{\"bad\":\"{not json\",\"trailing\":\"{} x\",\"single\":\"{'a':1}\"}",
+          "{\"x-ms-policy\":{\"bad\":\"{not json\",\"trailing\":\"{} x\",\"single\":\"{'a':1}\"}}" },
+        { "both places: x-ms-policy wins",
+          "{\"secureBootEnabled\":false,\"top\":1,\"x-ms-policy\":{\"secureBootEnabled\":true}}",
+          "{\"secureBootEnabled\":true,\"top\":1}", NULL },
+        { "x-ms-policy itself a JSON string",
+          "{\"x-ms-policy\":\"{\\\"k\\\":\\\"[true]\\\"}\"}",
+          "{\"k\":[true]}", NULL },
+        { "x-ms-policy not an object", "{\"x-ms-policy\":[1]}", "{\"x-ms-policy\":[1]}", "{\"x-ms-policy\":[1]}" },
+        { "null members", "{\"x-ms-policy\":{\"n\":null},\"t\":null}", "{\"t\":null,\"n\":null}", NULL },
+};
+
+START_TEST(test_policy_claims) {
+        _cleanup_(json_object_putp) json_object *claims = parse(policy_cases[_i].claims), *before = NULL;
+        _cleanup_(json_object_putp) json_object *policy = NULL, *decoded = NULL;
+
+        before = json_tokener_parse(policy_cases[_i].claims);
+        ck_assert_int_eq(token_policy_claims(claims, &policy), 0);
+        expect_json(policy, policy_cases[_i].policy);
+        ck_assert_int_eq(token_claims_decoded(claims, &decoded), 0);
+        expect_json(decoded, policy_cases[_i].decoded ?: policy_cases[_i].claims);
+        /* The token's own claims are left as they were. */
+        ck_assert(json_object_equal(claims, before));
+}
+END_TEST
+
+/* A JSON text nested deeper than TOKEN_CLAIMS_NESTED_DEPTH_MAX stays a string, so token.json, which
+ * holds it two levels down, still parses with json-c's default limit. */
+START_TEST(test_policy_claims_depth) {
+        char deep[2 * (TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1) + 1] = {}, ok[2 * TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1] = {};
+        _cleanup_(json_object_putp) json_object *s1 = NULL, *s2 = NULL, *d1 = NULL, *d2 = NULL;
+
+        memset(deep, '[', TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1);
+        memset(deep + TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1, ']', TOKEN_CLAIMS_NESTED_DEPTH_MAX + 1);
+        memset(ok, '[', TOKEN_CLAIMS_NESTED_DEPTH_MAX);
+        memset(ok + TOKEN_CLAIMS_NESTED_DEPTH_MAX, ']', TOKEN_CLAIMS_NESTED_DEPTH_MAX);
+        s1 = json_object_new_string(deep);
+        s2 = json_object_new_string(ok);
+        ck_assert_int_eq(token_claims_decode_string(s1, &d1), 0);
+        ck_assert_ptr_eq(d1, s1);
+        ck_assert_int_eq(token_claims_decode_string(s2, &d2), 0);
+        ck_assert(json_object_is_type(d2, json_type_array));
+}
+END_TEST
+
 static Suite *token_suite(void) {
         Suite *s = suite_create("token");
         TCase *tc;
@@ -598,6 +851,9 @@ static Suite *token_suite(void) {
         tcase_add_test(tc, test_own_valid);
         tcase_add_loop_test(tc, test_header_cases, 0, ELEMENTSOF(header_cases));
         tcase_add_test(tc, test_hs256_confusion);
+        tcase_add_test(tc, test_x5c_key_choice);
+        tcase_add_test(tc, test_x5c_negative);
+        tcase_add_test(tc, test_x5c_real_jwks);
         tcase_add_loop_test(tc, test_claims_cases, 0, ELEMENTSOF(claims_cases));
         tcase_add_loop_test(tc, test_cnf_cases, 0, ELEMENTSOF(cnf_cases));
         tcase_add_test(tc, test_cnf_bad_expectation);
@@ -605,6 +861,11 @@ static Suite *token_suite(void) {
         tcase_add_loop_test(tc, test_nonce_cases, 0, ELEMENTSOF(nonce_cases));
         tcase_add_test(tc, test_unusable_keys);
         tcase_add_test(tc, test_decode_and_format);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("policy claims");
+        tcase_add_loop_test(tc, test_policy_claims, 0, ELEMENTSOF(policy_cases));
+        tcase_add_test(tc, test_policy_claims_depth);
         suite_add_tcase(s, tc);
 
         return s;
