@@ -29,7 +29,8 @@ def cert(subject, key, ca):
 ca = cert('attestd test AIK CA', ca_key.public_key(), True)
 pem = serialization.Encoding.PEM
 open(d + '/ak-cert.pem', 'wb').write(cert('attestd test AK', ak, False).public_bytes(pem))
-json.dump({'require_valid_aik_cert': True, 'aik_trust_anchors': [ca.public_bytes(pem).decode()]},
+json.dump({'require_valid_aik_cert': True, 'aik_trust_anchors': [ca.public_bytes(pem).decode()],
+           'required_pcr_mask': 0xFF, 'issue': ['aikValidated']},
           open(d + '/policy.json', 'w'))
 PY
 maa_ctl policy "$TEST_TMPDIR/policy.json" >/dev/null || fail "cannot set the policy"
