@@ -65,6 +65,17 @@ static int add_consume(json_object *o, const char *key, json_object *value) {
         return 0;
 }
 
+/* Adds VALUE under KEY to O, decoded when it is a string holding a JSON object or array. */
+static int add_decoded(json_object *o, const char *key, json_object *value) {
+        json_object *d;
+        int r;
+
+        r = token_claims_decode_string(value, &d);
+        if (r < 0)
+                return r;
+        return add_consume(o, key, d);
+}
+
 /* Adds each member of CONTAINER, decoded, to O. A container that is not an object (or a string
  * holding one) is added as itself under its own name. */
 static int add_container(json_object *o, json_object *container) {
@@ -78,16 +89,31 @@ static int add_container(json_object *o, json_object *container) {
                 return add_consume(o, POLICY_CONTAINER, TAKE_PTR(c));
 
         json_object_object_foreach(c, key, value) {
-                json_object *d;
-
-                r = token_claims_decode_string(value, &d);
-                if (r < 0)
-                        return r;
-                r = add_consume(o, key, d);
+                r = add_decoded(o, key, value);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+/* Adds "x-ms-policy" to O for display: the container (decoded when it is a JSON text in a string)
+ * with each of its members decoded. */
+static int add_container_decoded(json_object *o, json_object *container) {
+        _cleanup_(json_object_putp) json_object *c = NULL, *members = NULL;
+        int r;
+
+        r = token_claims_decode_string(container, &c);
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(c, json_type_object))
+                return add_consume(o, POLICY_CONTAINER, TAKE_PTR(c));
+        members = json_object_new_object();
+        if (!members)
+                return -ENOMEM;
+        r = add_container(members, c);
+        if (r < 0)
+                return r;
+        return add_consume(o, POLICY_CONTAINER, TAKE_PTR(members));
 }
 
 int token_policy_claims(json_object *claims, json_object **ret) {
@@ -107,7 +133,7 @@ int token_policy_claims(json_object *claims, json_object **ret) {
                         }
                         if (is_service_claim(key))
                                 continue;
-                        r = add_consume(o, key, json_object_get(value));
+                        r = add_decoded(o, key, value);
                         if (r < 0)
                                 return r;
                 }
@@ -135,30 +161,14 @@ int token_claims_decoded(json_object *claims, json_object **ret) {
                 return 0;
         }
         json_object_object_foreach(claims, key, value) {
-                json_object *v;
-
-                if (!streq(key, POLICY_CONTAINER) || !json_object_is_type(value, json_type_object)) {
+                if (is_service_claim(key))
                         r = add_consume(o, key, json_object_get(value));
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                v = json_object_new_object();
-                if (!v)
-                        return -ENOMEM;
-                r = add_consume(o, key, v);
+                else if (streq(key, POLICY_CONTAINER))
+                        r = add_container_decoded(o, value);
+                else
+                        r = add_decoded(o, key, value);
                 if (r < 0)
                         return r;
-                json_object_object_foreach(value, k, member) {
-                        json_object *d;
-
-                        r = token_claims_decode_string(member, &d);
-                        if (r < 0)
-                                return r;
-                        r = add_consume(v, k, d);
-                        if (r < 0)
-                                return r;
-                }
         }
 
         *ret = TAKE_PTR(o);

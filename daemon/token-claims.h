@@ -18,15 +18,16 @@
  * text) a new reference to V itself, unchanged. Only -ENOMEM fails. */
 int token_claims_decode_string(json_object *v, json_object **ret);
 
-/* The claims a policy issued, as one object: every top-level claim that the service adds itself
- * (iss, exp, cnf, x-ms-ver, ...: see token-claims.c) left out, then the members of "x-ms-policy"
- * with token_claims_decode_string() applied. A member of x-ms-policy wins over a top-level claim
+/* The claims a policy issued, as one object: every top-level claim except those the service adds
+ * itself (iss, exp, cnf, x-ms-ver, ...: see token-claims.c), then the members of "x-ms-policy",
+ * each with token_claims_decode_string() applied. A member of x-ms-policy wins over a top-level claim
  * of the same name: it is unambiguously policy output. Values are shared with CLAIMS (json-c
  * references), decoded strings are new. -ENOMEM. */
 int token_policy_claims(json_object *claims, json_object **ret);
 
-/* CLAIMS for display: the same members, except that the values inside "x-ms-policy" are decoded
- * as above. CLAIMS is not modified. -ENOMEM. */
+/* CLAIMS for display: the same members, except that the policy's output (the values inside
+ * "x-ms-policy" and the top-level claims the service does not add itself) is decoded as above.
+ * CLAIMS is not modified. -ENOMEM. */
 int token_claims_decoded(json_object *claims, json_object **ret);
 
 /* Parses the NUL-terminated text of token.json as attestd wrote it (a JSON object, nesting up to

@@ -14,8 +14,10 @@ start_swtpm
 gen --base "$OVMF_LOG" --out "$TEST_TMPDIR/big.bin" --bytes 700000 --pcr 14 --tag first
 play_eventlog "$TEST_TMPDIR/big.bin"
 start_emulator
-# Set explicitly, whatever the emulator's default policy: the events claim in the token.
-maa_ctl policy --set issue_events=true >/dev/null || fail "cannot set the emulator policy"
+# A policy in MAA's language that issues the whole events claim (a JSON string, as real tokens
+# carry policy output).
+maa_ctl policy "$top_srcdir/tests/maa-emulator/policies/issue-events.policy" >/dev/null ||
+        fail "cannot set the emulator policy"
 cp "$TEST_TMPDIR/big.bin" "$TEST_TMPDIR/eventlog.bin"
 write_config "[TPM]" "EventLog=$TEST_TMPDIR/eventlog.bin" "[Service]" "RequestTimeoutSec=90s"
 

@@ -795,9 +795,13 @@ static const struct {
           "{\"secureBootEnabled\":true,\"top\":1}", NULL },
         { "x-ms-policy itself a JSON string",
           "{\"x-ms-policy\":\"{\\\"k\\\":\\\"[true]\\\"}\"}",
-          "{\"k\":[true]}", NULL },
+          "{\"k\":[true]}", "{\"x-ms-policy\":{\"k\":[true]}}" },
         { "x-ms-policy not an object", "{\"x-ms-policy\":[1]}", "{\"x-ms-policy\":[1]}", "{\"x-ms-policy\":[1]}" },
         { "null members", "{\"x-ms-policy\":{\"n\":null},\"t\":null}", "{\"t\":null,\"n\":null}", NULL },
+        { "top level, a JSON string decoded (issue(claim=c) of the events claim); service claims kept",
+          "{\"iss\":\"x\",\"cnf\":\"{}\",\"events\":\"{\\\"Events\\\":[]}\",\"name\":\"[x\"}",
+          "{\"events\":{\"Events\":[]},\"name\":\"[x\"}",
+          "{\"iss\":\"x\",\"cnf\":\"{}\",\"events\":{\"Events\":[]},\"name\":\"[x\"}" },
 };
 
 START_TEST(test_policy_claims) {
