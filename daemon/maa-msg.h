@@ -17,7 +17,9 @@
  * whole, so its refusal can name its size; a reply far over it is cut off while it streams. */
 #define MAA_REPLY_SLACK ((size_t) 1024 * 1024)
 #define MAA_REPLY_MAX (((size_t) JWT_SIZE_MAX + MAA_REPLY_SLACK + 2) / 3 * 4)
-#define MAA_ERROR_MESSAGE_MAX 512
+/* A denial's message is a native trace of several KiB whose verdict ("A Deny claim was issued")
+ * may come late: keep enough of it for maa-error.c to classify, which then shortens it. */
+#define MAA_ERROR_MESSAGE_MAX (16U * 1024U)
 
 /* {"data":"<b64url({"payload":{"type":"aikcert"}})>"} */
 int maa_build_init(char **ret);

@@ -94,6 +94,26 @@ START_TEST(test_policy_deny_trace) {
 }
 END_TEST
 
+/* A native trace longer than the old 512-byte message cap, its deny text far in: still a denial
+ * (the cut used to fall before the text, so the reply read as refused evidence). */
+START_TEST(test_policy_deny_deep_in_a_long_trace) {
+        _cleanup_free_ char *body = NULL, *code = NULL, *message = NULL, *line = NULL;
+        char frames[3000];
+        size_t n = 0;
+
+        while (n + 60 < sizeof frames)
+                n += (size_t) snprintf(frames + n, sizeof frames - n,
+                                       "D:\\\\src\\\\f%04zu.cpp(1) LogHr(0) 83FFFFEE\\n", n);
+        ck_assert_int_gt(asprintf(&body, "{\"error\":{\"code\":\"PolicyEvaluationError\",\"message\":\"%s"
+                                         "Msg:[A Deny claim was issued, authorization failed.]\"}}", frames), 0);
+        ck_assert_int_eq(maa_parse_error(body, strlen(body), &code, &message), 0);
+        ck_assert_uint_gt(strlen(message), 2048);
+        ck_assert_int_eq(maa_error_classify(400, message, true), MAA_ERROR_POLICY_DENIED);
+        ck_assert_int_eq(maa_error_one_line(message, &line), 0);
+        ck_assert_str_eq(line, "A Deny claim was issued, authorization failed.");
+}
+END_TEST
+
 START_TEST(test_cap) {
         char big[3 * MAA_ERROR_LINE_MAX];
         _cleanup_free_ char *a = NULL, *b = NULL;
@@ -125,6 +145,7 @@ static Suite *maa_error_suite(void) {
         tcase_add_loop_test(tc, test_classify, 0, ELEMENTSOF(classify_cases));
         tcase_add_loop_test(tc, test_one_line, 0, ELEMENTSOF(line_cases));
         tcase_add_test(tc, test_policy_deny_trace);
+        tcase_add_test(tc, test_policy_deny_deep_in_a_long_trace);
         tcase_add_test(tc, test_cap);
         suite_add_tcase(s, tc);
         return s;

@@ -174,11 +174,12 @@ START_TEST(test_errors) {
         ck_assert(!maa_error_is_no_policy(cases[0].message));
 
         /* A huge error text is cut to the limit. */
-        char *big = malloc(10000);
-        memset(big, 'x', 9999);
-        big[9999] = '\0';
+        size_t n = 2 * MAA_ERROR_MESSAGE_MAX;
+        char *big = malloc(n + 1);
+        memset(big, 'x', n);
+        big[n] = '\0';
         _cleanup_free_ char *code = NULL, *message = NULL;
-        ck_assert_int_eq(maa_parse_error(big, 9999, &code, &message), 0);
+        ck_assert_int_eq(maa_parse_error(big, n, &code, &message), 0);
         ck_assert_uint_eq(strlen(message), MAA_ERROR_MESSAGE_MAX);
         free(big);
 }
