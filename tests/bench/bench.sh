@@ -184,16 +184,22 @@ median() { stats "$1" | cut -d' ' -f1; }
 # ---- fixtures: swtpm, event log, emulator, private system bus
 
 echo "== setting up swtpm, the MAA emulator and a private bus in $WORK" >&2
+# start_swtpm DIR: a swtpm on unix sockets in DIR, its pid recorded for the cleanup.
+start_swtpm() {
+        local dir=$1
+        mkdir -p "$dir"
+        swtpm socket --tpm2 --tpmstate dir="$dir" \
+                --server type=unixio,path="$dir/tpm.sock" --ctrl type=unixio,path="$dir/tpm.sock.ctrl" \
+                --flags not-need-init,startup-clear --pid file="$dir/swtpm.pid" \
+                --log file="$dir/swtpm.log" --daemon || die "swtpm did not start in $dir"
+        wait_until 5 test -s "$dir/swtpm.pid" || die "swtpm wrote no pid file in $dir"
+        PIDS+=("$(<"$dir/swtpm.pid")")
+        wait_until 5 test -S "$dir/tpm.sock" || die "the swtpm socket did not appear in $dir"
+}
+
 TPMDIR=$WORK/tpm
-mkdir -p "$TPMDIR"
-swtpm socket --tpm2 --tpmstate dir="$TPMDIR" \
-        --server type=unixio,path="$TPMDIR/tpm.sock" --ctrl type=unixio,path="$TPMDIR/tpm.sock.ctrl" \
-        --flags not-need-init,startup-clear --pid file="$TPMDIR/swtpm.pid" \
-        --log file="$TPMDIR/swtpm.log" --daemon || die "swtpm did not start"
-wait_until 5 test -s "$TPMDIR/swtpm.pid" || die "swtpm wrote no pid file"
+start_swtpm "$TPMDIR"
 SWTPM_PID=$(<"$TPMDIR/swtpm.pid")
-PIDS+=("$SWTPM_PID")
-wait_until 5 test -S "$TPMDIR/tpm.sock" || die "the swtpm socket did not appear"
 export TPM2TOOLS_TCTI="swtpm:path=$TPMDIR/tpm.sock"
 
 ATTESTCTL=$ATTESTCTL "$srcdir/tests/integration/play-eventlog.sh" "$EVENTLOG" 2>"$WORK/play.log" ||
@@ -470,20 +476,14 @@ run_rusage() {
 
 big_runs=$((runs < 5 ? runs : 5))
 echo "== (e) multi-MB token: attestd --once with a big event log, and the small log, same policy ($big_runs each)" >&2
-"$srcdir/tests/maa-emulator/maa-emulator-ctl" "$MAADIR" policy --set issue_events=true >/dev/null ||
-        die "cannot set the emulator policy"
+# A policy in MAA's language that issues the whole event log, as real providers' policies can.
+"$srcdir/tests/maa-emulator/maa-emulator-ctl" "$MAADIR" policy \
+        "$srcdir/tests/maa-emulator/policies/issue-events.policy" >/dev/null || die "cannot set the emulator policy"
 BIGLOG=$WORK/big-eventlog.bin
 /usr/bin/python3 "$srcdir/tests/integration/make-big-eventlog.py" --base "$EVENTLOG" --out "$BIGLOG" \
         --bytes $((2400 * 1024)) --pcr 14 --tag bench || die "make-big-eventlog.py failed"
 BIGTPM=$WORK/tpm-big
-mkdir -p "$BIGTPM"
-swtpm socket --tpm2 --tpmstate dir="$BIGTPM" \
-        --server type=unixio,path="$BIGTPM/tpm.sock" --ctrl type=unixio,path="$BIGTPM/tpm.sock.ctrl" \
-        --flags not-need-init,startup-clear --pid file="$BIGTPM/swtpm.pid" \
-        --log file="$BIGTPM/swtpm.log" --daemon || die "the second swtpm did not start"
-wait_until 5 test -s "$BIGTPM/swtpm.pid" || die "the second swtpm wrote no pid file"
-PIDS+=("$(<"$BIGTPM/swtpm.pid")")
-wait_until 5 test -S "$BIGTPM/tpm.sock" || die "the second swtpm socket did not appear"
+start_swtpm "$BIGTPM"
 TPM2TOOLS_TCTI="swtpm:path=$BIGTPM/tpm.sock" ATTESTCTL=$ATTESTCTL \
         "$srcdir/tests/integration/play-eventlog.sh" "$BIGLOG" 2>"$WORK/play-big.log" ||
         { cat "$WORK/play-big.log" >&2; die "playing the big event log into swtpm failed"; }

@@ -16,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+import eventlog_replay
+
 HERE = os.path.dirname(os.path.realpath(__file__))
 EMULATOR = os.path.join(HERE, 'maa-emulator')
 CTL = os.path.join(HERE, 'maa-emulator-ctl')
@@ -79,6 +81,13 @@ class Swtpm:
             self.run('tpm2_pcrextend', *['%d:%s' % (pcr, ','.join('%s=%s' % (b, d.hex())
                                                                    for b, d in sorted(dg.items())))
                                          for pcr, dg in specs[i:i + 16]])
+
+    def play(self, log):
+        """Extends every measured event of the TCG log LOG (bytes), sha1 and sha256, so the
+        PCRs and the log agree as after a real boot."""
+        events = eventlog_replay.parse(log).events
+        self.extend([(ev['pcr'], {b: d for b, d in ev['digests'].items() if b in ('sha1', 'sha256')})
+                     for ev in events if ev['type'] != eventlog_replay.EV_NO_ACTION])
 
     def pcrs(self, bank, indices):
         out = self.run('tpm2_pcrread', '%s:%s' % (bank, ','.join(map(str, indices))))

@@ -366,10 +366,7 @@ class PolicyCheckOnRecord(unittest.TestCase):
         cls.tpm = Swtpm(os.path.join(cls.tmp, 'tpm'))
         with open(OVMF_LOG, 'rb') as f:
             cls.log = f.read()
-        events = eventlog_replay.parse(cls.log).events
-        cls.tpm.extend([(ev['pcr'], {b: d for b, d in ev['digests'].items()
-                                     if b in ('sha1', 'sha256')})
-                        for ev in events if ev['type'] != eventlog_replay.EV_NO_ACTION])
+        cls.tpm.play(cls.log)
         cls.ak_ctx, cls.ak_pub = cls.tpm.create_ak('ak', 'rsa', 'rsassa')
         cls.record = os.path.join(cls.tmp, 'record')
         policy = os.path.join(cls.tmp, 'emulator-policy.json')
