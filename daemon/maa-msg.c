@@ -73,7 +73,11 @@ int maa_parse_envelope(const char *body, size_t size, json_object **ret_payload,
         if (b64url_decode(json_object_get_string(data), (size_t) json_object_get_string_len(data),
                           (void **) &decoded, &n) < 0)
                 return reason(reterr_reason, "reply \"data\" is not base64url");
+        /* A report holds a token of up to JWT_SIZE_MAX: let go of each copy as soon as the next
+         * one exists: at most two copies of it live here at any moment. */
+        json_object_put(TAKE_PTR(outer));
         inner = parse_json_strict(decoded, n);
+        decoded = mfree(decoded);
         if (!inner || !json_object_is_type(inner, json_type_object))
                 return reason(reterr_reason, "reply \"data\" does not decode to a JSON object");
         if (!json_object_object_get_ex(inner, "payload", &payload) ||
