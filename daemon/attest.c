@@ -357,9 +357,19 @@ static void step_verify(Attester *a) {
                 return;
         }
         free(a->result.request_id); /* a key set fetch's: that call went well */
-        a->result.request_id = r < 0 ? TAKE_PTR(a->report_request_id) : NULL;
-        if (r < 0)
+        a->result.request_id = NULL;
+        if (r < 0) {
+                a->result.request_id = TAKE_PTR(a->report_request_id);
                 return finish(a, ATTEST_RETRY, r, "the service's token was rejected: %s", strna(reason));
+        }
+        /* A verified token that is (nearly) expired is still no result: publishing it would only
+         * withdraw it again moments later, and re-attest in a loop. */
+        r = token_check_usable(t, now, &reason);
+        if (r < 0) {
+                a->result.request_id = TAKE_PTR(a->report_request_id);
+                return finish(a, ATTEST_RETRY, r, "the service's token is too short-lived to use "
+                              "(check the clocks of this host and the service): %s", strna(reason));
+        }
 
         AttestResult *res = &a->result;
         res->token = TAKE_PTR(a->report);
