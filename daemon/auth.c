@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "credential.h"
 #include "log.h"
+#include "utf8.h"
 
 #define AUTH_REASON_MAX 300
 #define AUTH_REFRESH_MARGIN_MAX_USEC (300 * USEC_PER_SEC)
@@ -152,19 +153,19 @@ static char *make_authorization(const char *token) {
         return s;
 }
 
-/* Copies VALUE into a one-line, printable, bounded string: it comes from a remote server. */
+/* Copies VALUE into a one-line, printable, bounded, valid UTF-8 string: it comes from a remote
+ * server (IMDS over plain HTTP) and may end up on D-Bus, which refuses invalid UTF-8. */
 static char *sanitize(const char *value) {
+        _cleanup_free_ char *s = NULL;
         size_t n = strcspn(value, "\r\n");
-        char *s;
 
-        n = MIN(n, (size_t) AUTH_REASON_MAX);
-        s = strndup(value, n);
+        s = strndup(value, utf8_cut(value, n, AUTH_REASON_MAX));
         if (!s)
                 return NULL;
         for (char *p = s; *p; p++)
                 if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = '?';
-        return s;
+        return utf8_is_valid(s) ? TAKE_PTR(s) : utf8_make_valid(s);
 }
 
 static bool token_char_ok(char c) {
