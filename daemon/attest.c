@@ -490,8 +490,15 @@ static void on_auth(AuthRequest *q, const AuthResult *res, void *userdata) {
                               res->reason ?: strerror(-res->error));
         }
         if (res->authorization) {
-                if (asprintf(&a->authorization, "Authorization: %s", res->authorization) < 0)
+                /* Sized up front, not asprintf(): its growing buffer would leave unwiped copies of
+                 * the bearer token in freed memory. run_reset() wipes this one. */
+                static const char prefix[] = "Authorization: ";
+                size_t n = strlen(res->authorization);
+
+                a->authorization = malloc(sizeof prefix + n);
+                if (!a->authorization)
                         return finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+                memcpy(stpcpy(a->authorization, prefix), res->authorization, n + 1);
         }
         step_init(a);
 }

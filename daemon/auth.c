@@ -318,6 +318,15 @@ static int parse_token_fields(json_object *o, int64_t now, AuthToken *ret, char 
         return 0;
 }
 
+/* Wipes the access token's text inside the parsed reply O (ours alone) before it is freed. json-c
+ * has no such hook; its parser's scratch buffer is beyond reach (attestd(8), SECURITY CONSIDERATIONS). */
+static void wipe_access_token(json_object *o) {
+        json_object *v;
+
+        if (o && json_object_object_get_ex(o, "access_token", &v) && json_object_is_type(v, json_type_string))
+                explicit_erase((char *) json_object_get_string(v), (size_t) json_object_get_string_len(v));
+}
+
 int auth_parse_reply(long status, const char *body, size_t size, int64_t now, AuthToken *ret,
                      char **reterr_reason) {
         json_object *o = NULL;
@@ -330,6 +339,7 @@ int auth_parse_reply(long status, const char *body, size_t size, int64_t now, Au
         if (status != 200) {
                 char *reason = error_reason(status, r >= 0 ? o : NULL);
 
+                wipe_access_token(o);
                 json_object_put(o);
                 if (reterr_reason)
                         *reterr_reason = reason;
@@ -347,6 +357,7 @@ int auth_parse_reply(long status, const char *body, size_t size, int64_t now, Au
                 return fail_reason(reterr_reason, -EBADMSG, "token reply is not a JSON object");
 
         r = parse_token_fields(o, now, ret, reterr_reason);
+        wipe_access_token(o);
         json_object_put(o);
         return r;
 }
