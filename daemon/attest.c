@@ -190,6 +190,13 @@ static int get_url(Attester *a, const char *url, size_t max, http_done_fn cb) {
         return http_request(a->http, &spec, cb, a, &a->http_req);
 }
 
+/* Keeps a Retry-After (seconds; <= 0 = none) for the manager's backoff, capped at RetryMaxSec=: a
+ * server (or anyone on the plain-HTTP path to IMDS) must not be able to park attestd for years. */
+static void keep_retry_after(Attester *a, int64_t sec) {
+        if (sec > 0)
+                a->result.retry_after_usec = MIN((uint64_t) sec * USEC_PER_SEC, a->config->retry_max_usec);
+}
+
 /* The reply's request id becomes the run's, for the message and the journal. */
 static void keep_request_id(Attester *a, HttpResult *res) {
         free(a->result.request_id);
@@ -224,8 +231,7 @@ static bool reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
                 finish(a, ATTEST_RETRY, -ENOMEM, "%s: out of memory", what);
                 return true;
         }
-        if (res->retry_after_sec > 0)
-                a->result.retry_after_usec = (uint64_t) res->retry_after_sec * USEC_PER_SEC;
+        keep_retry_after(a, res->retry_after_sec);
         /* The code is shown, never relied on. */
         c = code ?: res->ms_error_code;
         if (asprintf(&status, "HTTP %ld%s%s", res->status, c ? " " : "", strempty(c)) < 0) {
@@ -357,9 +363,19 @@ static void step_verify(Attester *a) {
                 return;
         }
         free(a->result.request_id); /* a key set fetch's: that call went well */
-        a->result.request_id = r < 0 ? TAKE_PTR(a->report_request_id) : NULL;
-        if (r < 0)
+        a->result.request_id = NULL;
+        if (r < 0) {
+                a->result.request_id = TAKE_PTR(a->report_request_id);
                 return finish(a, ATTEST_RETRY, r, "the service's token was rejected: %s", strna(reason));
+        }
+        /* A verified token that is (nearly) expired is still no result: publishing it would only
+         * withdraw it again moments later, and re-attest in a loop. */
+        r = token_check_usable(t, now, &reason);
+        if (r < 0) {
+                a->result.request_id = TAKE_PTR(a->report_request_id);
+                return finish(a, ATTEST_RETRY, r, "the service's token is too short-lived to use "
+                              "(check the clocks of this host and the service): %s", strna(reason));
+        }
 
         AttestResult *res = &a->result;
         res->token = TAKE_PTR(a->report);
@@ -468,15 +484,21 @@ static void on_auth(AuthRequest *q, const AuthResult *res, void *userdata) {
         if (res->error < 0) {
                 bool transient = res->error == -EAGAIN || res->http_status >= 500 ||
                                  IN_SET(res->error, -ETIMEDOUT, -ECONNREFUSED, -ENXIO, -ECONNRESET, -EPROTO);
-                if (res->retry_after_sec > 0)
-                        a->result.retry_after_usec = (uint64_t) res->retry_after_sec * USEC_PER_SEC;
+                keep_retry_after(a, res->retry_after_sec);
                 return finish(a, transient ? ATTEST_RETRY : ATTEST_ERROR, res->error,
                               "cannot get an Entra token (%s): %s", auth_method_to_string(a->config->auth_method),
                               res->reason ?: strerror(-res->error));
         }
         if (res->authorization) {
-                if (asprintf(&a->authorization, "Authorization: %s", res->authorization) < 0)
+                /* Sized up front, not asprintf(): its growing buffer would leave unwiped copies of
+                 * the bearer token in freed memory. run_reset() wipes this one. */
+                static const char prefix[] = "Authorization: ";
+                size_t n = strlen(res->authorization);
+
+                a->authorization = malloc(sizeof prefix + n);
+                if (!a->authorization)
                         return finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+                memcpy(stpcpy(a->authorization, prefix), res->authorization, n + 1);
         }
         step_init(a);
 }

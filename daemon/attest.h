@@ -25,7 +25,8 @@ typedef struct AttestResult {
         AttestOutcome outcome;
         int error;                      /* 0 on ATTEST_OK, else -errno */
         char *message;                  /* operator-facing reason (LastError); NULL on success */
-        uint64_t retry_after_usec;      /* the service's Retry-After; 0 = none */
+        uint64_t retry_after_usec;      /* the service's or the token endpoint's Retry-After, at most
+                                         * RetryMaxSec=; 0 = none */
         char *request_id;               /* x-ms-request-id of the reply that failed the run (also in
                                          * message); NULL when none or the run succeeded */
         bool evidence_collected;        /* the TPM evidence was gathered (whatever happened next) */

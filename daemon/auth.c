@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "credential.h"
 #include "log.h"
+#include "utf8.h"
 
 #define AUTH_REASON_MAX 300
 #define AUTH_REFRESH_MARGIN_MAX_USEC (300 * USEC_PER_SEC)
@@ -152,19 +153,19 @@ static char *make_authorization(const char *token) {
         return s;
 }
 
-/* Copies VALUE into a one-line, printable, bounded string: it comes from a remote server. */
+/* Copies VALUE into a one-line, printable, bounded, valid UTF-8 string: it comes from a remote
+ * server (IMDS over plain HTTP) and may end up on D-Bus, which refuses invalid UTF-8. */
 static char *sanitize(const char *value) {
+        _cleanup_free_ char *s = NULL;
         size_t n = strcspn(value, "\r\n");
-        char *s;
 
-        n = MIN(n, (size_t) AUTH_REASON_MAX);
-        s = strndup(value, n);
+        s = strndup(value, utf8_cut(value, n, AUTH_REASON_MAX));
         if (!s)
                 return NULL;
         for (char *p = s; *p; p++)
                 if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = '?';
-        return s;
+        return utf8_is_valid(s) ? TAKE_PTR(s) : utf8_make_valid(s);
 }
 
 static bool token_char_ok(char c) {
@@ -317,6 +318,15 @@ static int parse_token_fields(json_object *o, int64_t now, AuthToken *ret, char 
         return 0;
 }
 
+/* Wipes the access token's text inside the parsed reply O (ours alone) before it is freed. json-c
+ * has no such hook; its parser's scratch buffer is beyond reach (attestd(8), SECURITY CONSIDERATIONS). */
+static void wipe_access_token(json_object *o) {
+        json_object *v;
+
+        if (o && json_object_object_get_ex(o, "access_token", &v) && json_object_is_type(v, json_type_string))
+                explicit_erase((char *) json_object_get_string(v), (size_t) json_object_get_string_len(v));
+}
+
 int auth_parse_reply(long status, const char *body, size_t size, int64_t now, AuthToken *ret,
                      char **reterr_reason) {
         json_object *o = NULL;
@@ -329,6 +339,7 @@ int auth_parse_reply(long status, const char *body, size_t size, int64_t now, Au
         if (status != 200) {
                 char *reason = error_reason(status, r >= 0 ? o : NULL);
 
+                wipe_access_token(o);
                 json_object_put(o);
                 if (reterr_reason)
                         *reterr_reason = reason;
@@ -346,6 +357,7 @@ int auth_parse_reply(long status, const char *body, size_t size, int64_t now, Au
                 return fail_reason(reterr_reason, -EBADMSG, "token reply is not a JSON object");
 
         r = parse_token_fields(o, now, ret, reterr_reason);
+        wipe_access_token(o);
         json_object_put(o);
         return r;
 }

@@ -7,6 +7,28 @@
 #include "bus.h"
 #include "cache.h"
 #include "log.h"
+#include "utf8.h"
+
+/* D-Bus refuses a whole message (GetAll included) over one string that is not UTF-8, so every
+ * string property goes out through here: invalid bytes (from a server, a config file, a path)
+ * become U+FFFD instead of making the property unreadable for everyone. */
+static int append_string(sd_bus_message *reply, const char *s) {
+        _cleanup_free_ char *valid = NULL;
+
+        s = strempty(s);
+        if (utf8_is_valid(s))
+                return sd_bus_message_append(reply, "s", s);
+        valid = utf8_make_valid(s);
+        if (!valid)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "s", valid);
+}
+
+static int property_get_last_error(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return append_string(reply, m->last_error);
+}
 
 static int property_get_token_path(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -15,13 +37,13 @@ static int property_get_token_path(sd_bus *bus, const char *path, const char *in
 
         if (m->token && asprintf(&p, "%s/%s", m->config->runtime_directory, CACHE_TOKEN) < 0)
                 return -ENOMEM;
-        return sd_bus_message_append(reply, "s", strempty(p));
+        return append_string(reply, p);
 }
 
 static int property_get_endpoint(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return sd_bus_message_append(reply, "s", strempty(m->config->endpoint));
+        return append_string(reply, m->config->endpoint);
 }
 
 static int property_get_expires(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -117,7 +139,7 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("State", "s", NULL, offsetof(Manager, state_string), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LastError", "s", NULL, offsetof(Manager, last_error), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastError", "s", property_get_last_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Endpoint", "s", property_get_endpoint, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("TokenPath", "s", property_get_token_path, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("TokenExpiresUSec", "t", property_get_expires, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -156,11 +178,14 @@ void bus_reply_pending_attest(Manager *m) {
                 }
                 if (m->state == MANAGER_ATTESTED)
                         (void) sd_bus_reply_method_return(p->message, "s", manager_state_to_string(m->state));
-                else
+                else {
+                        _cleanup_free_ char *why = utf8_make_valid(strempty(m->last_error));
+
                         (void) sd_bus_reply_method_errorf(p->message,
                                                           m->state == MANAGER_DENIED ? BUS_ERROR_DENIED : BUS_ERROR_FAILED,
                                                           "Attestation %s: %s", manager_state_to_string(m->state),
-                                                          m->last_error);
+                                                          strna(why));
+                }
                 sd_bus_message_unref(p->message);
         }
         m->n_pending_attest = kept;

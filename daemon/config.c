@@ -35,9 +35,11 @@ typedef struct ConfigKey {
         ConfigType type;
         size_t offset;
         bool security; /* a bad value refuses to start instead of falling back to the default */
+        uint64_t max;  /* CONFIG_TIMESPAN: the largest value allowed (usec); 0 = no bound */
 } ConfigKey;
 
-#define KEY(s, k, t, f, sec) { s, k, t, offsetof(Config, f), sec }
+#define KEY(s, k, t, f, sec) { s, k, t, offsetof(Config, f), sec, 0 }
+#define KEY_MAX(s, k, t, f, sec, m) { s, k, t, offsetof(Config, f), sec, m }
 
 /* The one table of keys: parsing, --test-config output and the docs follow its order. */
 static const ConfigKey config_keys[] = {
@@ -47,7 +49,8 @@ static const ConfigKey config_keys[] = {
         KEY("Service", "Proxy", CONFIG_STRING, proxy, true),
         KEY("Service", "ConnectTimeoutSec", CONFIG_TIMESPAN, connect_timeout_usec, false),
         KEY("Service", "RequestTimeoutSec", CONFIG_TIMESPAN, request_timeout_usec, false),
-        KEY("Service", "ClockSkewSec", CONFIG_TIMESPAN, clock_skew_usec, false),
+        /* A generous skew would let expired or not yet valid tokens through. */
+        KEY_MAX("Service", "ClockSkewSec", CONFIG_TIMESPAN, clock_skew_usec, true, CONFIG_CLOCK_SKEW_MAX_USEC),
         KEY("Service", "RelyingPartyId", CONFIG_STRING, rp_id, false),
         KEY("Service", "SendNonce", CONFIG_BOOL, send_nonce, false),
 
@@ -195,11 +198,21 @@ static int config_key_parse(Config *c, const ConfigKey *k, const char *value, co
                 }
                 return set_string(field, value);
 
-        case CONFIG_TIMESPAN:
-                r = parse_timespan(value, field);
-                if (r < 0)
+        case CONFIG_TIMESPAN: {
+                uint64_t v;
+
+                r = parse_timespan(value, &v);
+                if (r < 0) {
                         *ret_reason = "must be a time span such as 30s, 5min or 1h";
-                return r;
+                        return r;
+                }
+                if (k->max > 0 && v > k->max) {
+                        *ret_reason = "is out of range (at most 5min)";
+                        return -ERANGE;
+                }
+                *(uint64_t *) field = v;
+                return 0;
+        }
 
         case CONFIG_BOOL:
                 r = parse_boolean(value, field);

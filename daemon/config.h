@@ -9,6 +9,7 @@
 
 #define CONFIG_FILE_DEFAULT SYSCONFDIR "/attestd/attestd.conf"
 #define CONFIG_MAX_BANKS 5
+#define CONFIG_CLOCK_SKEW_MAX_USEC (5 * 60 * USEC_PER_SEC)
 
 typedef enum AuthMethod {
         AUTH_NONE,

@@ -109,18 +109,58 @@ static int do_pcrs(const TpmArgs *a, const Config *c) {
         return CTL_EXIT_OK;
 }
 
-static int write_file(const char *dir, const char *name, const void *data, size_t size) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
+/* Writes NAME in the directory DFD (DIR, for messages) through a new temporary file renamed over
+ * it: a symbolic or hard link planted under NAME is replaced, never followed or written through. */
+static int write_file_at(int dfd, const char *dir, const char *name, const void *data, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+        char tmp[64];
+        uint8_t rnd[8];
+        size_t done = 0;
 
-        if (asprintf(&path, "%s/%s", dir, name) < 0)
-                return -ENOMEM;
-        f = fopen(path, "we");
-        if (!f)
-                return log_error_errno(-errno, "Failed to create %s: %m", path);
-        if ((size > 0 && fwrite(data, 1, size, f) != size) || fflush(f) != 0)
-                return log_error_errno(-EIO, "Failed to write %s.", path);
+        if (getentropy(rnd, sizeof rnd) < 0)
+                return log_error_errno(-errno, "Failed to get random bytes: %m");
+        snprintf(tmp, sizeof tmp, ".%s.%02x%02x%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2], rnd[3],
+                 rnd[4], rnd[5], rnd[6], rnd[7]);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return log_error_errno(-errno, "Failed to create a file in %s: %m", dir);
+        while (done < size) {
+                ssize_t k = write(fd, (const uint8_t *) data + done, size - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        (void) unlinkat(dfd, tmp, 0);
+                        return log_error_errno(k < 0 ? -errno : -EIO, "Failed to write %s/%s: %m", dir, name);
+                }
+                done += (size_t) k;
+        }
+        if (renameat(dfd, tmp, dfd, name) < 0) {
+                int r = -errno;
+                (void) unlinkat(dfd, tmp, 0);
+                return log_error_errno(r, "Failed to create %s/%s: %m", dir, name);
+        }
         return 0;
+}
+
+/* Creates DIR if needed and opens it; a symbolic link (even to a directory) is refused, so the
+ * files cannot be redirected elsewhere by whoever can replace the path. */
+static int open_output_dir(const char *dir) {
+        int fd;
+
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create %s: %m", dir);
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+                return fd;
+        if (IN_SET(errno, ELOOP, ENOTDIR)) {
+                /* Linux reports a symbolic link as ENOTDIR under O_DIRECTORY: tell the two apart. */
+                struct stat st;
+                bool link = lstat(dir, &st) >= 0 && S_ISLNK(st.st_mode);
+
+                return log_error_errno(link ? -ELOOP : -ENOTDIR, "Refusing --output-dir %s: it is %s.", dir,
+                                       link ? "a symbolic link" : "not a directory");
+        }
+        return log_error_errno(-errno, "Failed to open %s: %m", dir);
 }
 
 /* quote.bin (TPMS_ATTEST), sig.bin (TPMT_SIGNATURE), ak.pub (TPM2B_PUBLIC), ak.pub.pem, pcrs.bin
@@ -130,6 +170,7 @@ static int write_quote_files(const char *dir, const TpmQuote *q, const TpmAk *ak
         _cleanup_free_ uint8_t *values = NULL;
         _cleanup_buffer_ Buffer serialized = {};
         _cleanup_free_ char *pem = NULL;
+        _cleanup_close_ int dfd = -EBADF;
         size_t n = 0, pem_size = 0;
         FILE *f;
         int r;
@@ -154,19 +195,20 @@ static int write_quote_files(const char *dir, const TpmQuote *q, const TpmAk *ak
         if (fclose(f) != 0 || r != 1)
                 return log_error_errno(-EIO, "Failed to encode the AK public key as PEM.");
 
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(-errno, "Failed to create %s: %m", dir);
-        r = write_file(dir, "quote.bin", q->attest.data, q->attest.size);
+        dfd = open_output_dir(dir);
+        if (dfd < 0)
+                return dfd;
+        r = write_file_at(dfd, dir, "quote.bin", q->attest.data, q->attest.size);
         if (r >= 0)
-                r = write_file(dir, "sig.bin", q->signature.data, q->signature.size);
+                r = write_file_at(dfd, dir, "sig.bin", q->signature.data, q->signature.size);
         if (r >= 0)
-                r = write_file(dir, "pcrs.bin", serialized.data, serialized.size);
+                r = write_file_at(dfd, dir, "pcrs.bin", serialized.data, serialized.size);
         if (r >= 0)
-                r = write_file(dir, "pcrs.values", values, n);
+                r = write_file_at(dfd, dir, "pcrs.values", values, n);
         if (r >= 0)
-                r = write_file(dir, "ak.pub", tpm_ak_get_public(ak)->data, tpm_ak_get_public(ak)->size);
+                r = write_file_at(dfd, dir, "ak.pub", tpm_ak_get_public(ak)->data, tpm_ak_get_public(ak)->size);
         if (r >= 0)
-                r = write_file(dir, "ak.pub.pem", pem, pem_size);
+                r = write_file_at(dfd, dir, "ak.pub.pem", pem, pem_size);
         return r;
 }
 

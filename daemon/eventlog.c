@@ -7,6 +7,7 @@
 
 #include "eventlog.h"
 #include "log.h"
+#include "utf8.h"
 
 struct EventLog {
         uint8_t *buffer;                /* our copy of the input; events point into it */
@@ -659,33 +660,6 @@ int eventlog_utf16_to_utf8(const uint8_t *data, size_t size, char **ret) {
         return 0;
 }
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), or 0 if invalid. */
-static size_t utf8_sequence(const uint8_t *s, size_t n) {
-        uint32_t c, min;
-        size_t len;
-
-        if (s[0] < 0x80)
-                return 1;
-        if ((s[0] & 0xe0) == 0xc0)
-                len = 2, c = s[0] & 0x1f, min = 0x80;
-        else if ((s[0] & 0xf0) == 0xe0)
-                len = 3, c = s[0] & 0x0f, min = 0x800;
-        else if ((s[0] & 0xf8) == 0xf0)
-                len = 4, c = s[0] & 0x07, min = 0x10000;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = c << 6 | (s[i] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        return len;
-}
-
 /* Printable UTF-8 text: no NUL or other control characters except tab and newlines. */
 static bool is_text(const uint8_t *s, size_t n) {
         for (size_t i = 0; i < n;) {
@@ -695,7 +669,7 @@ static bool is_text(const uint8_t *s, size_t n) {
                         return false;
                 if (s[i] == 0x7f)
                         return false;
-                len = utf8_sequence(s + i, n - i);
+                len = utf8_sequence_length(s + i, n - i);
                 if (len == 0)
                         return false;
                 i += len;

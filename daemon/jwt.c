@@ -8,6 +8,7 @@
 #include "b64.h"
 #include "jwt.h"
 #include "log.h"
+#include "utf8.h"
 
 static const char *const jwt_part_names[3] = { "header", "payload", "signature" };
 
@@ -108,36 +109,6 @@ static int scan_number(JsonScan *j) {
                         return -EBADMSG;
         }
         return 0;
-}
-
-/* Length of the well-formed UTF-8 sequence at P (RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF), or 0. */
-static size_t utf8_sequence_length(const uint8_t *p, size_t n) {
-        uint32_t cp;
-        size_t len;
-
-        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-                len = 2;
-                cp = p[0] & 0x1f;
-        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-                len = 3;
-                cp = p[0] & 0x0f;
-        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-                len = 4;
-                cp = p[0] & 0x07;
-        } else
-                return 0;
-        if (n < len)
-                return 0;
-        for (size_t k = 1; k < len; k++) {
-                if ((p[k] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (p[k] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
 }
 
 static int scan_string(JsonScan *j) {

@@ -6,6 +6,7 @@
 
 #include "maa-error.h"
 #include "maa-msg.h"
+#include "utf8.h"
 
 #define TRACE_MARK "Msg:["
 #define ELLIPSIS "..."
@@ -96,9 +97,7 @@ static void cap_line(char *s, size_t max) {
 
         if (n <= max)
                 return;
-        n = max - strlen(ELLIPSIS);
-        while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
-                n--;
+        n = utf8_cut(s, n, max - strlen(ELLIPSIS));
         while (n > 0 && s[n - 1] == ' ')
                 n--;
         strcpy(s + n, ELLIPSIS);

@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "json-util.h"
 #include "maa-msg.h"
+#include "utf8.h"
 
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -313,9 +314,13 @@ int maa_parse_report(json_object *payload, char **ret_report, char **reterr_reas
 }
 
 /* Copies at most MAA_ERROR_MESSAGE_MAX bytes of S, control characters turned into spaces. */
+/* A bounded copy of server text with control characters blanked, cut at a character boundary and
+ * with bytes that are not UTF-8 (a Latin-1 error page...) replaced: it ends up on D-Bus. */
 static char *printable_copy(const char *s, size_t n) {
-        n = MIN(n, (size_t) MAA_ERROR_MESSAGE_MAX);
-        char *c = malloc(n + 1);
+        _cleanup_free_ char *c = NULL;
+
+        n = utf8_cut(s, n, MAA_ERROR_MESSAGE_MAX);
+        c = malloc(n + 1);
         if (!c)
                 return NULL;
         for (size_t i = 0; i < n; i++)
@@ -324,7 +329,7 @@ static char *printable_copy(const char *s, size_t n) {
         /* Trim trailing spaces left by a final newline. */
         while (n > 0 && c[n - 1] == ' ')
                 c[--n] = '\0';
-        return c;
+        return utf8_is_valid(c) ? TAKE_PTR(c) : utf8_make_valid(c);
 }
 
 int maa_parse_error(const char *body, size_t size, char **ret_code, char **ret_message) {

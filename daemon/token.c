@@ -302,6 +302,30 @@ static int check_time(const Token *t, const TokenExpect *expect, uint64_t now_us
         return 0;
 }
 
+int token_check_usable(const Token *t, uint64_t now_usec, char **reterr_reason) {
+        char b1[TOKEN_TIMESTAMP_MAX], b2[TOKEN_TIMESTAMP_MAX];
+        uint64_t lifetime, left, need;
+
+        assert(t);
+
+        if (t->exp_usec == USEC_INFINITY)
+                return jwt_fail(reterr_reason, -ESTALE, "token has no expiry");
+        if (t->exp_usec <= now_usec)
+                return jwt_fail(reterr_reason, -ESTALE, "token already expired at %s (now %s)",
+                                token_format_timestamp(t->exp_usec, b1), token_format_timestamp(now_usec, b2));
+        left = t->exp_usec - now_usec;
+        lifetime = t->iat_usec > 0 && t->iat_usec < t->exp_usec ? t->exp_usec - t->iat_usec : left;
+        need = MAX(lifetime / 10, MIN(TOKEN_REMAINING_MIN_USEC, lifetime / 2));
+        if (left < need)
+                return jwt_fail(reterr_reason, -ESTALE,
+                                "token expires at %s, only %" PRIu64 "s from now (%s), less than the %" PRIu64
+                                "s required of a token valid for %" PRIu64 "s",
+                                token_format_timestamp(t->exp_usec, b1), left / USEC_PER_SEC,
+                                token_format_timestamp(now_usec, b2), (need + USEC_PER_SEC - 1) / USEC_PER_SEC,
+                                lifetime / USEC_PER_SEC);
+        return 0;
+}
+
 /* Member NAME of both JWKs as octets. Base64urlUInt values (STRIP_ZEROS) compare as integers, so a
  * leading zero octet on one side does not matter; EC coordinates are fixed-length octets. */
 static int jwk_member_equal(json_object *got, json_object *want, const char *name, bool strip_zeros,

@@ -69,6 +69,18 @@ typedef struct Token {
 int token_verify(const char *compact, const Jwks *jwks, const TokenExpect *expect, uint64_t now_usec,
                  Token **ret, char **reterr_reason);
 
+/* The shortest remaining lifetime worth publishing, whatever the token's own lifetime: see
+ * token_check_usable(). */
+#define TOKEN_REMAINING_MIN_USEC (60 * USEC_PER_SEC)
+
+/* Whether a verified token T still has enough life left at NOW_USEC to be published: its expiry must
+ * be at least max(10 % of its lifetime, min(TOKEN_REMAINING_MIN_USEC, half its lifetime)) away, the
+ * lifetime being exp - iat (exp - now without a usable iat). No skew is granted here: a token that
+ * expires in the next moments is no use to anyone, and accepting one makes the refresh timer fire
+ * at once, again and again. Returns 0, or -ESTALE with a one-line reason in *reterr_reason (when
+ * non-NULL; may be left NULL on -ENOMEM). */
+int token_check_usable(const Token *t, uint64_t now_usec, char **reterr_reason);
+
 /* Decodes without verifying anything but the shape: for display and for reading back a cached
  * token that was verified before it was cached. -EMSGSIZE, -EBADMSG, -ENOMEM. */
 int token_decode(const char *compact, Token **ret, char **reterr_reason);

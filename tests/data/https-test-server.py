@@ -135,6 +135,12 @@ def token_reply(scen, kind, n):
         return 500, "text/plain", "upstream exploded"
     elif scen == "busy":
         return 429, "application/json", {"error": "too_many_requests", "error_description": "slow down"}
+    elif scen == "unavailable":
+        return 503, "application/json", {"error": "temporarily_unavailable", "error_description": "later"}
+    elif scen == "utf8cut":
+        # Multi-byte characters across attestd's 300-byte cut of an error description.
+        return 400, "application/json", {"error": "invalid_request",
+                                         "error_description": "x" * 299 + "\u00e9\u20ac" * 20}
     elif scen == "nojson":
         return 200, "text/html", "<html>not json</html>"
     elif scen == "array":
@@ -278,7 +284,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with counts_lock:
             n = counts.get(self.path.split("?")[0], 0)
         status, ctype, body = token_reply(scen, "imds", n)
-        self.send(status, body, ctype, headers=[("Retry-After", "3")] if status == 429 else ())
+        retry = {"busy": "3", "unavailable": "2147483647"}.get(scen.split("-")[0])
+        self.send(status, body, ctype, headers=[("Retry-After", retry)] if retry else ())
 
     def client_credentials(self, method, scen, tenant, body):
         if method != "POST":

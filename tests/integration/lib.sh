@@ -198,3 +198,24 @@ json_get() {
 pcr_value() {
         tpm2_pcrread "$1:$2" | sed -n "s/^ *$2 *: *0x//p" | tr 'A-F' 'a-f'
 }
+
+# start_token_server: tests/data/https-test-server.py (its emulated IMDS and Entra token endpoints);
+# exports TOKEN_SERVER_HTTP (http://127.0.0.1:PORT) and TOKEN_SERVER_HTTPS. It stops when its
+# stdin, a FIFO held open by this shell, closes, or by PID.
+start_token_server() {
+        local dir="$TEST_TMPDIR/token-server"
+        mkdir -p "$dir"
+        mkfifo "$dir/stdin"
+        /usr/bin/python3 "$top_srcdir/tests/data/https-test-server.py" "$dir" <"$dir/stdin" >"$dir/out" 2>&1 &
+        register_pid $!
+        exec 8>"$dir/stdin"
+        wait_until 20 grep -q '^READY' "$dir/out" || fail "the token test server did not start"
+        TOKEN_SERVER_HTTPS="https://127.0.0.1:$(awk '/^READY/ { print $2 }' "$dir/out")"
+        TOKEN_SERVER_HTTP="http://127.0.0.1:$(awk '/^READY/ { print $3 }' "$dir/out")"
+        export TOKEN_SERVER_HTTP TOKEN_SERVER_HTTPS
+}
+
+# next_attestation_in: seconds from now until NextAttestationUSec (negative when past).
+next_attestation_in() {
+        echo $(( ($(get_property NextAttestationUSec) - $(date +%s%6N)) / 1000000 ))
+}

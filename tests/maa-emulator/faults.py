@@ -5,7 +5,7 @@ import threading
 
 from pki import TOKEN_FAULTS
 
-TRANSPORT = ('refuse', 'stall', 'garbage', 'oversized')   # plus http-NNN
+TRANSPORT = ('refuse', 'stall', 'garbage', 'oversized', 'error-page')   # plus http-NNN
 POLICY = ('deny', 'no-policy')
 ACTIONS = ('rotate-key',)
 SCOPES = ('attest', 'leg1', 'leg2', 'certs', 'openid', 'all')

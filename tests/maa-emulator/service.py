@@ -302,6 +302,12 @@ class ServiceHandler(BaseHTTPRequestHandler):
                     'empty': b''}[kind]
             self.send_body(200, body, outcome={'status': 200, 'code': 'fault:garbage=%s' % kind})
             return True
+        if name == 'error-page':
+            # A gateway's error page in Latin-1: bytes that are not UTF-8, as some proxies send.
+            text = arg or 'Passerelle indisponible : r\u00e9essayez plus tard (\u00e9t\u00e9 \u00e0 \u00e9chou\u00e9)'
+            body = ('<html><body>%s</body></html>\n' % text).encode('latin-1', 'replace')
+            self.send_body(502, body, outcome={'status': 502, 'code': 'fault:error-page'})
+            return True
         if name == 'oversized':
             size = arg or 64 * 1024 * 1024
             self.settle({'status': 200, 'code': 'fault:oversized'})

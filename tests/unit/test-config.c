@@ -44,6 +44,11 @@ static const KeyCase key_cases[] = {
         { "[Service]\nRequestTimeoutSec=1h 30min", 0, "RequestTimeoutSec=5400s" },
         { "[Service]\nRequestTimeoutSec=-1", 0, "RequestTimeoutSec=60s" },
         { "[Service]\nClockSkewSec=2min", 0, "ClockSkewSec=120s" },
+        { "[Service]\nClockSkewSec=5min", 0, "ClockSkewSec=300s" },
+        /* A larger skew lets expired tokens through: refused, not defaulted. */
+        { "[Service]\nClockSkewSec=301s", -EINVAL, NULL },
+        { "[Service]\nClockSkewSec=1d", -EINVAL, NULL },
+        { "[Service]\nClockSkewSec=soon", -EINVAL, NULL },
         { "[Service]\nRelyingPartyId=https://contoso.com", 0, "RelyingPartyId=https://contoso.com" },
         { "[Service]\nSendNonce=no", 0, "SendNonce=no" },
         { "[Service]\nSendNonce=maybe", 0, "SendNonce=yes" },

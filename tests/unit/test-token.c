@@ -837,6 +837,57 @@ START_TEST(test_policy_claims_depth) {
 }
 END_TEST
 
+/* token_check_usable(): a token is published only with max(10 % of its life, min(60 s, half its
+ * life)) left. Times in seconds from an arbitrary epoch; iat 0 = absent. */
+typedef struct UsableCase {
+        uint64_t iat, exp, now;
+        int expect_r;
+} UsableCase;
+
+#define T0 UINT64_C(1700000000)
+static const UsableCase usable_cases[] = {
+        { T0, T0 + 345600, T0, 0 },                     /* MAA's 4 days, fresh */
+        { T0, T0 + 345600, T0 + 311040, 0 },            /* exactly 10 % left */
+        { T0, T0 + 345600, T0 + 311041, -ESTALE },      /* just under 10 % */
+        { T0, T0 + 600, T0 + 540, 0 },                  /* 10 min: 60 s left is enough */
+        { T0, T0 + 600, T0 + 541, -ESTALE },
+        { T0, T0 + 6, T0 + 1, 0 },                      /* 6 s (tests): half is enough */
+        { T0, T0 + 6, T0 + 4, -ESTALE },
+        { T0, T0 - 30, T0, -ESTALE },                   /* the "expired=30" fault: exp before iat */
+        { T0 - 3600, T0 - 30, T0, -ESTALE },            /* expired 30 s ago (within any skew) */
+        { T0, T0, T0, -ESTALE },                        /* expires now */
+        { 0, T0 + 120, T0, 0 },                         /* no iat: the life left is the life */
+        { 0, T0 - 1, T0, -ESTALE },
+        { T0 + 100, T0 + 3600, T0, 0 },                 /* iat a little ahead of our clock */
+};
+
+START_TEST(test_usable) {
+        const UsableCase *c = &usable_cases[_i];
+        Token t = {
+                .iat_usec = c->iat * USEC_PER_SEC,
+                .exp_usec = c->exp * USEC_PER_SEC,
+        };
+        _cleanup_free_ char *reason = NULL;
+        int r;
+
+        r = token_check_usable(&t, c->now * USEC_PER_SEC, &reason);
+        ck_assert_msg(r == c->expect_r, "case %d: got %d (%s), expected %d", _i, r, strna(reason), c->expect_r);
+        ck_assert(r == 0 ? !reason : reason && strstr(reason, "token"));
+}
+END_TEST
+
+START_TEST(test_usable_message) {
+        Token t = { .iat_usec = T0 * USEC_PER_SEC, .exp_usec = (T0 + 345600) * USEC_PER_SEC };
+        _cleanup_free_ char *reason = NULL;
+
+        ck_assert_int_eq(token_check_usable(&t, (T0 + 345000) * USEC_PER_SEC, &reason), -ESTALE);
+        ck_assert_str_eq(reason, "token expires at 2023-11-18T22:13:20Z, only 600s from now "
+                         "(2023-11-18T22:03:20Z), less than the 34560s required of a token valid for 345600s");
+        t.exp_usec = USEC_INFINITY;
+        ck_assert_int_eq(token_check_usable(&t, T0 * USEC_PER_SEC, NULL), -ESTALE);
+}
+END_TEST
+
 static Suite *token_suite(void) {
         Suite *s = suite_create("token");
         TCase *tc;
@@ -865,6 +916,11 @@ static Suite *token_suite(void) {
         tcase_add_loop_test(tc, test_nonce_cases, 0, ELEMENTSOF(nonce_cases));
         tcase_add_test(tc, test_unusable_keys);
         tcase_add_test(tc, test_decode_and_format);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("usable");
+        tcase_add_loop_test(tc, test_usable, 0, ELEMENTSOF(usable_cases));
+        tcase_add_test(tc, test_usable_message);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("policy claims");
