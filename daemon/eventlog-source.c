@@ -12,7 +12,7 @@ int eventlog_source_path(const char *configured, char **ret) {
         if (streq(configured, EVENTLOG_SECURITYFS_PATH) && dir && dir[0] == '/') {
                 if (asprintf(&cred, "%s/%s", dir, EVENTLOG_CREDENTIAL) < 0)
                         return -ENOMEM;
-                if (stat(cred, &st) >= 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+                if (stat(cred, &st) >= 0 && S_ISREG(st.st_mode) && st.st_size >= EVENTLOG_CREDENTIAL_MIN) {
                         *ret = TAKE_PTR(cred);
                         return 0;
                 }

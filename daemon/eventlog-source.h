@@ -9,9 +9,12 @@
 
 #define EVENTLOG_SECURITYFS_PATH "/sys/kernel/security/tpm0/binary_bios_measurements"
 #define EVENTLOG_CREDENTIAL "eventlog"
+/* The first event of any TCG log (even a legacy SHA-1 one: PCR index, type, SHA-1 digest, size) is
+ * this long. A shorter credential is the unit's fallback (SetCredential=eventlog:none, used when the
+ * log could not be loaded), not a log. */
+#define EVENTLOG_CREDENTIAL_MIN 32
 
 /* The file to read for EventLog=CONFIGURED: $CREDENTIALS_DIRECTORY/eventlog when CONFIGURED is the
- * securityfs path (the default) and that credential exists and is not empty (the unit's
- * SetCredential= fallback, used when the log could not be loaded, is empty); else CONFIGURED.
- * *ret is malloc'd. */
+ * securityfs path (the default) and that credential is a regular file of at least
+ * EVENTLOG_CREDENTIAL_MIN bytes; else CONFIGURED. *ret is malloc'd. */
 int eventlog_source_path(const char *configured, char **ret);
