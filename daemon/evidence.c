@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Gathers one attestation's evidence from the TPM and the kernel's logs, and checks the log
  * replay against the quoted PCRs so an operator learns why a service would refuse it. */
+#include "eventlog-source.h"
 #include "eventlog.h"
 #include "evidence.h"
 #include "fileio.h"
@@ -51,24 +52,27 @@ static int describe_mismatches(const PcrSet *replayed, const TpmQuote *q, char *
 
 static int collect_tcg_log(const Config *config, const TpmQuote *q, Evidence *e, char **reterr_reason) {
         _cleanup_(eventlog_freep) EventLog *log = NULL;
-        _cleanup_free_ char *err = NULL;
+        _cleanup_free_ char *err = NULL, *path = NULL;
         PcrSet replayed = {};
         int r;
 
-        r = read_full_file(config->event_log, EVIDENCE_LOG_MAX, (char **) &e->tcg_log.data, &e->tcg_log.size);
+        r = eventlog_source_path(config->event_log, &path);
+        if (r < 0)
+                return r;
+        r = read_full_file(path, EVIDENCE_LOG_MAX, (char **) &e->tcg_log.data, &e->tcg_log.size);
         if (r == -ENOENT)
                 return 0; /* no firmware log on this machine: the quote goes alone */
         if (r < 0)
-                return asprintf(reterr_reason, "cannot read event log %s: %s", config->event_log,
+                return asprintf(reterr_reason, "cannot read event log %s: %s", path,
                                 strerror(-r)) < 0 ? -ENOMEM : r;
 
         r = eventlog_parse(e->tcg_log.data, e->tcg_log.size, &log, &err);
         if (r < 0)
-                return asprintf(reterr_reason, "event log %s is malformed: %s", config->event_log,
+                return asprintf(reterr_reason, "event log %s is malformed: %s", path,
                                 strna(err)) < 0 ? -ENOMEM : -EBADMSG;
         r = eventlog_replay(log, &replayed);
         if (r < 0)
-                return asprintf(reterr_reason, "cannot replay event log %s: %s", config->event_log,
+                return asprintf(reterr_reason, "cannot replay event log %s: %s", path,
                                 strerror(-r)) < 0 ? -ENOMEM : r;
         r = describe_mismatches(&replayed, q, &e->replay_mismatch);
         return r < 0 ? r : 0;

@@ -10,6 +10,7 @@
 #include "log-ids.h"
 #include "log.h"
 #include "manager.h"
+#include "token-group.h"
 
 static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
         [MANAGER_STARTING] = "starting",
@@ -273,10 +274,10 @@ int manager_reload(Manager *m) {
                                   "Reloading the configuration failed, keeping the old one.");
         if (!c->endpoint)
                 return log_error_errno(-EINVAL, "Reloading: [Service] Endpoint= is not set, keeping the old configuration.");
-        r = cache_group_to_gid(c->token_group, &gid);
+        _cleanup_free_ char *group_error = NULL;
+        r = token_group_resolve(c->token_group, &gid, &group_error);
         if (r < 0)
-                return log_error_errno(r, "Reloading: TokenGroup=%s cannot be resolved, keeping the old configuration: %m",
-                                       c->token_group);
+                return log_error_errno(r, "Reloading: %s; keeping the old configuration.", group_error);
         r = attester_new(m->event, c, &a);
         if (r < 0)
                 return log_error_errno(r, "Reloading: cannot set up the attester: %m");
@@ -331,9 +332,12 @@ int manager_new(const char *config_path, bool once, Manager **ret) {
                 return log_struct(LOG_ERR, r, ATTESTD_MESSAGE_CONFIG_INVALID, NULL,
                                   "Configuration %s is invalid (see above); refusing to start.",
                                   config_path ?: CONFIG_FILE_DEFAULT);
-        r = cache_group_to_gid(m->config->token_group, &m->token_gid);
+        _cleanup_free_ char *group_error = NULL;
+        r = token_group_resolve(m->config->token_group, &m->token_gid, &group_error);
         if (r < 0)
-                return log_error_errno(r, "[Cache] TokenGroup=%s cannot be resolved: %m", m->config->token_group);
+                return log_error_errno(r, "%s; refusing to start.", group_error);
+        if (r > 0)
+                log_notice("Group %s does not exist: the token files keep attestd's own group.", TOKEN_GROUP_DEFAULT);
 
         r = sd_event_default(&m->event);
         if (r < 0)

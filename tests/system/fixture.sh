@@ -1,6 +1,7 @@
 # What nspawn-run.sh and vm-run.sh put into a throw-away tree before it boots: the build installed
-# with distribution paths, attestd's config, the token group and reader, a consumer unit, and the
-# unit that runs a case's script (guest-lib.sh + case.sh). Sourced; functions die on error.
+# with distribution paths, its users (systemd-sysusers: attestd, attestd-token), attestd's config,
+# a token reader, a consumer unit, and the unit that runs a case's script (guest-lib.sh +
+# case.sh). Sourced; functions die on error.
 
 FIXTURE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOKEN_GROUP=attestd-token
@@ -58,6 +59,28 @@ fixture_install_build() {
         log "build + make install from $bd in $((($(date +%s%N) - t0) / 1000000)) ms"
 }
 
+# fixture_users: the users and groups of the installed sysusers.d files (attestd, attestd-token, its
+# membership in tss), created by systemd-sysusers as a package's installation would.
+fixture_users() {
+        systemd-sysusers --root="$ROOT" >"$(dirname "$ROOT")/sysusers.log" 2>&1 ||
+                die "systemd-sysusers --root=$ROOT failed: $(cat "$(dirname "$ROOT")/sysusers.log")"
+        if [ -f "$ROOT/usr/lib/sysusers.d/attestd.conf" ]; then
+                grep -q '^attestd:' "$ROOT/etc/passwd" || die "systemd-sysusers created no user attestd"
+        fi
+        return 0
+}
+
+# fixture_tpm_socket SWTPM_DIR: the host's swtpm sockets as udev leaves /dev/tpmrm0, tss:tss 0660
+# (the container's tss gid), so attestd reaches them through its group membership alone.
+fixture_tpm_socket() {
+        local gid
+        gid=$(awk -F: '$1 == "tss" { print $3 }' "$ROOT/etc/group")
+        [ -n "$gid" ] || die "the tree has no group tss"
+        chgrp "$gid" "$1/tpm.sock" "$1/tpm.sock.ctrl" && chmod 0660 "$1/tpm.sock" "$1/tpm.sock.ctrl" ||
+                die "cannot give the swtpm sockets in $1 to group tss"
+        chmod 0755 "$1"
+}
+
 # fixture_config ENDPOINT TCTI [EVENTLOG]: /etc/attestd/attestd.conf for the test TPM and emulator
 # (CA from $EMU_DIR when set). Short retries so the cases run in seconds, not minutes.
 fixture_config() {
@@ -80,16 +103,16 @@ fixture_config() {
                 echo "PCRPollIntervalSec=1s"
                 echo "PCRDebounceSec=1s"
                 echo
-                echo "[Cache]"
-                echo "TokenGroup=$TOKEN_GROUP"
+                echo "# [Cache] TokenGroup= is left at its default, $TOKEN_GROUP."
         } >"$ROOT/etc/attestd/attestd.conf"
 }
 
-# fixture_units TEST_SCRIPT: group and reader, the consumer, the case unit; enables them (and
-# attestd.service when installed).
+# fixture_units TEST_SCRIPT: the reader (in the token group, which fixture_users made, or made here
+# when attestd is not installed), the consumer, the case unit; enables them (and attestd.service
+# when installed).
 fixture_units() {
         local enable
-        chroot "$ROOT" groupadd --system "$TOKEN_GROUP"
+        grep -q "^$TOKEN_GROUP:" "$ROOT/etc/group" || chroot "$ROOT" groupadd --system "$TOKEN_GROUP"
         chroot "$ROOT" useradd --system --no-create-home --gid "$TOKEN_GROUP" \
                 --shell /usr/sbin/nologin "$TOKEN_READER"
         mkdir -p "$ROOT/usr/lib/attestd-test" "$ROOT/out"

@@ -43,6 +43,8 @@ chmod 1777 "$OUT/out"
 trap fixture_tree_done EXIT
 fixture_tree "$ROOTFS" "$OUT"
 [ $INSTALL = yes ] && fixture_install_build "$OUT"
+fixture_users
+[ -n "${SWTPM_DIR:-}" ] && fixture_tpm_socket "$SWTPM_DIR"
 endpoint=https://127.0.0.1:1
 [ -n "${EMU_DIR:-}" ] && endpoint=$(cat "$EMU_DIR/endpoint")
 fixture_config "$endpoint" swtpm:path=/srv/swtpm/tpm.sock "${EVENTLOG:-}"

@@ -138,6 +138,7 @@ kernel_fetch
 trap fixture_tree_done EXIT
 fixture_tree "$ROOTFS" "$OUT"
 [ $INSTALL = yes ] && fixture_install_build "$OUT"
+fixture_users
 
 # ---- what only the VM needs: the NIC module, a static address, the proxy to the host's emulator
 mkdir -p "$ROOT/usr/lib/modules"
