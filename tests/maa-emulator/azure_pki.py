@@ -82,7 +82,7 @@ class AzurePki:
 
     def thim_certification(self):
         """The body of IMDS GET /metadata/THIM/amd/certification (AZURE-GUEST.md §6.3)."""
-        return {'vcekCert': pem(self.vcek), 'tcbm': '1500000000000304',
+        return {'vcekCert': pem(self.vcek), 'tcbm': 'DB18000000000004',
                 'certificateChain': pem(self.ask) + pem(self.ark)}
 
     def issue_ak_cert(self, public_key, subject_cn=None, not_before=None, not_after=None,

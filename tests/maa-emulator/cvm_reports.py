@@ -79,7 +79,7 @@ def verify_snp_signature(report, vcek_public_key, what='SnpReport'):
 
 
 def build_snp_report(vcek_key, report_data, policy=0x30000, vmpl=0, measurement=None,
-                     tcb=0x1500000000000304, guest_svn=1):
+                     tcb=0xDB18000000000004, guest_svn=1):
     """A signed ATTESTATION_REPORT (version 2) for tests, with `report_data` (64 bytes)."""
     if len(report_data) != 64:
         raise ValueError('report_data must be 64 bytes')
