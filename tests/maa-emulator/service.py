@@ -13,6 +13,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import azure_guest
 import policy as policy_mod
 import protocol
 from common import (ServiceError, b64std_encode, b64url_decode, b64url_encode, compact_json,
@@ -93,7 +94,11 @@ def decode_for_record(body):
     """Best-effort decoding of a request body for --record."""
     out = {}
     try:
-        data = json.loads(body)['data']
+        env = json.loads(body)
+        if isinstance(env, dict) and 'data' not in env:     # /attest/AzureGuest
+            out['attestation_info'] = azure_guest.decode_wrapper(body)
+            return out
+        data = env['data']
         out['data_json'] = json.loads(b64url_decode(data))
         request = out['data_json']['payload'].get('request')
         if isinstance(request, str):
