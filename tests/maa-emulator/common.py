@@ -59,6 +59,27 @@ def b64std_decode(text, what='value'):
     return base64.b64decode(text)
 
 
+_B64ANY_RE = re.compile(r'^[A-Za-z0-9+/_-]*={0,2}$')
+
+
+def b64any_decode(text, what='value'):
+    """Lenient base64 as the Azure guest protocol needs: standard or URL alphabet, padding
+    optional (clients differ). Mixed alphabets and bad lengths are still refused."""
+    if not isinstance(text, str):
+        raise invalid('%s is not a string' % what)
+    if not _B64ANY_RE.match(text) or (('+' in text or '/' in text) and
+                                      ('-' in text or '_' in text)):
+        raise invalid('%s is not base64 (standard or URL alphabet)' % what)
+    stripped = text.rstrip('=')
+    if len(stripped) % 4 == 1 or (text != stripped and len(text) % 4):
+        raise invalid('%s has an impossible base64 length %d' % (what, len(text)))
+    padded = stripped + '=' * (-len(stripped) % 4)
+    try:
+        return base64.b64decode(padded.replace('-', '+').replace('_', '/'), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise invalid('%s is not base64: %s' % (what, e)) from None
+
+
 def _no_duplicates(pairs):
     obj = {}
     for k, v in pairs:

@@ -181,6 +181,8 @@ class ControlHandler(BaseHTTPRequestHandler):
                 self.reply(200, em.policy)
         elif path == '/control/info':
             self.reply(200, runner.info())
+        elif path == '/control/azureguest':
+            self.reply(200, em.azure_guest.get_settings())
         else:
             self.reply(404, {'error': 'no such control route: GET %s' % path})
 
@@ -205,6 +207,10 @@ class ControlHandler(BaseHTTPRequestHandler):
                 with em.lock:
                     em.policy = new
                 self.reply(200, new)
+            elif path == '/control/azureguest':
+                # Changes some settings of /attest/AzureGuest; {"reset": true} restores all.
+                reset = bool(body.pop('reset', False))
+                self.reply(200, em.azure_guest.update_settings(body, reset))
             elif path == '/control/rotate-key':
                 self.reply(200, runner.rotate_key())
             elif path == '/control/clock':

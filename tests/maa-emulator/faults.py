@@ -3,12 +3,13 @@
 import re
 import threading
 
+from azure_guest_token import SEAL_FAULTS
 from pki import TOKEN_FAULTS
 
 TRANSPORT = ('refuse', 'stall', 'garbage', 'oversized', 'error-page')   # plus http-NNN
 POLICY = ('deny', 'no-policy')
 ACTIONS = ('rotate-key',)
-SCOPES = ('attest', 'leg1', 'leg2', 'certs', 'openid', 'all')
+SCOPES = ('attest', 'leg1', 'leg2', 'azureguest', 'certs', 'openid', 'all')
 GARBAGE_KINDS = ('html', 'data', 'inner', 'empty', 'truncated')
 _HTTP_RE = re.compile(r'^http-([45][0-9][0-9])$')
 
@@ -22,12 +23,14 @@ def kind_of(name):
         return 'transport'
     if name in TOKEN_FAULTS:
         return 'token'
+    if name in SEAL_FAULTS:
+        return 'seal'
     if name in POLICY:
         return 'policy'
     if name in ACTIONS:
         return 'action'
     raise FaultError('unknown fault "%s" (known: http-NNN, %s)'
-                     % (name, ', '.join(TRANSPORT + TOKEN_FAULTS + POLICY + ACTIONS)))
+                     % (name, ', '.join(TRANSPORT + TOKEN_FAULTS + SEAL_FAULTS + POLICY + ACTIONS)))
 
 
 def _size(text):
@@ -67,8 +70,8 @@ class Fault:
                 raise FaultError('%s: count must be a positive integer' % name)
         self.count = count
         if scope is None:
-            scope = {'token': 'leg2', 'policy': 'leg2' if name == 'deny' else 'attest'}.get(
-                self.kind, 'attest')
+            scope = {'token': 'leg2', 'seal': 'azureguest',
+                     'policy': 'leg2' if name == 'deny' else 'attest'}.get(self.kind, 'attest')
         if scope not in SCOPES:
             raise FaultError('%s: scope must be one of %s' % (name, ', '.join(SCOPES)))
         self.scope = scope
@@ -79,7 +82,7 @@ class Fault:
         if self.scope == 'all':
             return True
         if self.scope == 'attest':
-            return route in ('leg1', 'leg2', 'attest')
+            return route in ('leg1', 'leg2', 'attest', 'azureguest')
         return self.scope == route
 
     def describe(self):

@@ -214,8 +214,9 @@ class SigningKey:
 
 class SelfSignedKey:
     """The second key MAA lists in /certs: self-signed, CN = the issuer, kid = standard
-    base64 of SHA-256 over the certificate DER. Real MAA signs other token kinds with it;
-    here it signs nothing (other-key.pem, other.pem)."""
+    base64 of SHA-256 over the certificate DER. Real MAA signs other token kinds with it,
+    azurevm tokens among them (a 44-character kid); so does the emulator's /attest/AzureGuest
+    (other-key.pem, other.pem)."""
 
     def __init__(self, state_dir, issuer):
         key, cert = _load_pair(state_dir, 'other')
@@ -227,6 +228,7 @@ class SelfSignedKey:
                                    critical=False)
                     .sign(key, hashes.SHA256()))
             _save_pair(state_dir, 'other', key, cert)
+        self.key = key      # signs azurevm tokens (/attest/AzureGuest)
         self.der = cert.public_bytes(serialization.Encoding.DER)
         self.kid = b64std_encode(hashlib.sha256(self.der).digest())
 

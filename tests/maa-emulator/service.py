@@ -13,6 +13,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import azure_guest
 import policy as policy_mod
 import protocol
 from common import (ServiceError, b64std_encode, b64url_decode, b64url_encode, compact_json,
@@ -74,6 +75,8 @@ def guess_route(path, body):
         return 'certs'
     if path == '/.well-known/openid-configuration':
         return 'openid'
+    if path == '/attest/AzureGuest':
+        return 'azureguest'
     if path != '/attest/Tpm':
         return 'other'
     try:
@@ -91,7 +94,11 @@ def decode_for_record(body):
     """Best-effort decoding of a request body for --record."""
     out = {}
     try:
-        data = json.loads(body)['data']
+        env = json.loads(body)
+        if isinstance(env, dict) and 'data' not in env:     # /attest/AzureGuest
+            out['attestation_info'] = azure_guest.decode_wrapper(body)
+            return out
+        data = env['data']
         out['data_json'] = json.loads(b64url_decode(data))
         request = out['data_json']['payload'].get('request')
         if isinstance(request, str):
@@ -260,6 +267,14 @@ class ServiceHandler(BaseHTTPRequestHandler):
             policy_mod.check_bearer(pol, self.headers.get('Authorization'))
             self.send_json(200, {'data': b64url_encode(compact_json(em.attest(body, route)))})
             return
+        if url.path == '/attest/AzureGuest':
+            if method != 'POST':
+                raise ServiceError(405, 'MethodNotAllowed', 'Use POST on /attest/AzureGuest.',
+                                   {'Allow': 'POST'})
+            self.send_json(200, {'token': em.attest_azure_guest(
+                parse_qs(url.query).get('api-version'), self.headers.get('Authorization'),
+                body)})
+            return
         if url.path in ('/certs', '/.well-known/openid-configuration'):
             if method != 'GET':
                 raise ServiceError(405, 'MethodNotAllowed', 'Use GET on %s.' % url.path,
@@ -350,6 +365,7 @@ class Emulator:
         self.other_key = None       # the self-signed second key of /certs
         self.issuer = None
         self.record_seq = 0
+        self.azure_guest = None     # azure_guest_route.AzureGuestRoute, set by maa-emulator
         self.reset_stats()
 
     def now(self):
@@ -361,12 +377,13 @@ class Emulator:
             self.stats = {'requests': 0, 'leg1_requests': 0, 'leg2_requests': 0,
                           'leg1_ok': 0, 'leg2_ok': 0, 'tokens_issued': 0,
                           'certs_requests': 0, 'openid_requests': 0, 'errors': 0,
+                          'azureguest_requests': 0, 'azureguest_ok': 0,
                           'by_status': {}, 'last_error': None}
 
     def count_request(self, route):
         with self.lock:
             self.stats['requests'] += 1
-            if route in ('leg1', 'leg2', 'certs', 'openid'):
+            if route in ('leg1', 'leg2', 'certs', 'openid', 'azureguest'):
                 self.stats[route + '_requests'] += 1
 
     def count_response(self, outcome, path):
@@ -425,6 +442,18 @@ class Emulator:
         with self.lock:
             self.stats['leg2_ok'] += 1
         return {'payload': {'report': token}}
+
+    def attest_azure_guest(self, api_version, authorization, body):
+        """POST /attest/AzureGuest -> the sealed token (azure_guest_route.py)."""
+        ag = self.azure_guest
+        ag.check_api_version(api_version, self.api_versions)
+        with self.lock:
+            signer, issuer = self.other_key, self.issuer
+        token = ag.attest(body, authorization, self.now(), signer, issuer, self.faults)
+        with self.lock:
+            self.stats['azureguest_ok'] += 1
+            self.stats['tokens_issued'] += 1
+        return token
 
     @staticmethod
     def service_claims(facts, pol):

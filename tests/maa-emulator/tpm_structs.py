@@ -96,17 +96,18 @@ def parse_pcr_selection(r):
     return out
 
 
-def parse_attest(data):
-    """TPMS_ATTEST (no TPM2B size prefix). Returns a dict; raises on anything malformed."""
+def parse_attest(data, what='quote'):
+    """TPMS_ATTEST (no TPM2B size prefix). Returns a dict; raises on anything malformed.
+    `what` names the field in the messages ("quote", "EncKeyCertifyInfo", ...)."""
     if len(data) >= 6 and struct.unpack('>I', data[:4])[0] != TPM_GENERATED_VALUE \
             and struct.unpack('>I', data[2:6])[0] == TPM_GENERATED_VALUE:
-        raise invalid('quote: starts with a 2-byte size prefix (TPM2B_ATTEST); '
-                      'send the TPMS_ATTEST without it')
-    r = Reader(data, 'quote (TPMS_ATTEST)')
+        raise invalid('%s: starts with a 2-byte size prefix (TPM2B_ATTEST); '
+                      'send the TPMS_ATTEST without it' % what)
+    r = Reader(data, '%s (TPMS_ATTEST)' % what)
     magic = r.u32('magic')
     if magic != TPM_GENERATED_VALUE:
-        raise invalid('quote (TPMS_ATTEST): magic is 0x%08x, expected 0x%08x (TPM_GENERATED_VALUE)'
-                      % (magic, TPM_GENERATED_VALUE))
+        raise invalid('%s: magic is 0x%08x, expected 0x%08x (TPM_GENERATED_VALUE)'
+                      % (r.what, magic, TPM_GENERATED_VALUE))
     st = r.u16('type')
     out = {'magic': magic, 'type': st}
     out['qualifiedSigner'] = r.tpm2b('qualifiedSigner', 2 + 64)
@@ -123,8 +124,8 @@ def parse_attest(data):
         out['name'] = r.tpm2b('certify.name', 2 + 64)
         out['qualifiedName'] = r.tpm2b('certify.qualifiedName', 2 + 64)
     else:
-        raise invalid('quote (TPMS_ATTEST): type is 0x%04x, expected 0x%04x (TPM_ST_ATTEST_QUOTE)'
-                      % (st, TPM_ST_ATTEST_QUOTE))
+        raise invalid('%s: type is 0x%04x, expected 0x%04x (TPM_ST_ATTEST_QUOTE)'
+                      % (r.what, st, TPM_ST_ATTEST_QUOTE))
     r.end()
     return out
 
