@@ -182,3 +182,28 @@ def raw_member_text(text, path):
 
     s, e = find(0, list(path), 'payload')
     return text[s:e]
+
+
+def parse_duration(value, what):
+    """'80ms', '0.2s' or a bare number of milliseconds -> seconds (float, >= 0)."""
+    text = str(value).strip()
+    scale = 0.001
+    if text.endswith('ms'):
+        text = text[:-2]
+    elif text.endswith('s'):
+        text, scale = text[:-1], 1.0
+    try:
+        seconds = float(text) * scale
+    except ValueError:
+        raise ValueError('%s: "%s" is not a duration (e.g. 80ms, 0.2s)' % (what, value)) from None
+    if not 0 <= seconds <= 60:
+        raise ValueError('%s: %s is outside 0..60 s' % (what, value))
+    return seconds
+
+
+def parse_latency(latency, jitter=0):
+    """(seconds, jitter seconds) of the emulated round trip; the jitter may not exceed it."""
+    base, spread = parse_duration(latency, 'latency'), parse_duration(jitter, 'jitter')
+    if spread > base:
+        raise ValueError('jitter (%g s) is larger than the latency (%g s)' % (spread, base))
+    return base, spread

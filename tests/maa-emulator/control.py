@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import policy as policy_mod
-from common import compact_json, write_atomic
+from common import compact_json, parse_latency, write_atomic
 from faults import Fault, FaultError
 from pki import SelfSignedKey, SigningKey, TokenCa
 from service import ServiceHandler, TlsServer
@@ -91,6 +91,7 @@ class Runner:
                 'control_port': self.control_port, 'issuer': self.em.issuer,
                 'kid': self.em.signing.kid, 'refusing': self.em.refusing,
                 'clock_offset_sec': self.em.clock_offset,
+                'latency_sec': self.em.latency[0], 'jitter_sec': self.em.latency[1],
                 'context_lifetime_sec': self.em.context_lifetime,
                 'token_lifetime_sec': self.em.token_lifetime,
                 'policy_set': self.em.policy is not None, 'pid': os.getpid()}
@@ -213,6 +214,9 @@ class ControlHandler(BaseHTTPRequestHandler):
                 self.reply(200, em.azure_guest.update_settings(body, reset))
             elif path == '/control/rotate-key':
                 self.reply(200, runner.rotate_key())
+            elif path == '/control/latency':
+                em.latency = parse_latency(body.get('latency', 0), body.get('jitter', 0))
+                self.reply(200, {'latency_sec': em.latency[0], 'jitter_sec': em.latency[1]})
             elif path == '/control/clock':
                 em.clock_offset = float(body.get('offset_sec', 0))
                 self.reply(200, {'offset_sec': em.clock_offset})

@@ -2,6 +2,7 @@
 # CloudError answers, transport faults, request recording and counters.
 import base64
 import json
+import random
 import os
 import secrets
 import socket
@@ -222,6 +223,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
             return
         try:
             self.body = self.read_body()
+            em.delay()
             route = guess_route(url.path, self.body)
             em.count_request(route)
             fault = em.faults.take_transport(route) if route != 'other' else None
@@ -360,6 +362,7 @@ class Emulator:
         self.log = logger
         self.lock = threading.Lock()
         self.clock_offset = 0.0
+        self.latency = (0.0, 0.0)   # (seconds, ± jitter seconds) before each HTTPS answer
         self.refusing = False
         self.signing = None
         self.other_key = None       # the self-signed second key of /certs
@@ -370,6 +373,12 @@ class Emulator:
 
     def now(self):
         return time.time() + self.clock_offset
+
+    def delay(self):
+        """A real provider's round trip: the latency, spread uniformly by its jitter."""
+        base, jitter = self.latency
+        if base > 0 or jitter > 0:
+            time.sleep(max(0.0, base + random.uniform(-jitter, jitter)))
 
     def reset_stats(self):
         with self.lock:

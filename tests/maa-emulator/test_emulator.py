@@ -714,6 +714,25 @@ class EmulatorService(unittest.TestCase):
         self.emu.ctl('POST', '/control/clear', {'fault': 'stall'})
         self.leg1()
 
+    def test_latency(self):
+        """An emulated round trip: every answer waits at least the latency (a lower bound
+        only: the machine may add to it, never take from it)."""
+        self.assertEqual(self.emu.ctl('POST', '/control/latency',
+                                      {'latency': '150ms', 'jitter': '20ms'}),
+                         {'latency_sec': 0.15, 'jitter_sec': 0.02})
+        try:
+            t0 = time.monotonic()
+            self.leg1()
+            self.assertGreaterEqual(time.monotonic() - t0, 0.13)
+            self.assertEqual(self.emu.ctl('GET', '/control/info')['latency_sec'], 0.15)
+            for bad in ({'latency': '10ms', 'jitter': '20ms'}, {'latency': 'soon'},
+                        {'latency': '-5ms'}):
+                with self.assertRaises(urllib.error.HTTPError) as cm:
+                    self.emu.ctl('POST', '/control/latency', bad)
+                self.assertEqual(cm.exception.code, 400)
+        finally:
+            self.emu.ctl('POST', '/control/latency', {'latency': 0})
+
     def leg1_timeout(self, timeout):
         self.emu.request('POST', '/attest/Tpm' + API,
                          json.dumps({'data': b64u(b'{"payload":{"type":"aikcert"}}')}),
