@@ -60,6 +60,9 @@ struct Attester {
  * A request id kept by attest_reply_failed() ends the message. */
 void attest_finish(Attester *a, AttestOutcome outcome, int error, const char *fmt, ...) _printf_(4, 5);
 
+/* Starts SPEC; the reply goes to CB (userdata = the attester), the request is a->http_req. */
+int attest_http(Attester *a, const HttpRequestSpec *spec, http_done_fn cb);
+
 /* POST BODY to a->endpoint + SUFFIX with HEADERS (NULL-terminated; NULL = none); the reply goes to CB. */
 int attest_post(Attester *a, const char *suffix, const char *const *headers, const char *body, http_done_fn cb);
 

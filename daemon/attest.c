@@ -88,6 +88,11 @@ void attest_finish(Attester *a, AttestOutcome outcome, int error, const char *fm
                 on_finish(NULL, a); /* cannot defer: deliver now rather than never */
 }
 
+int attest_http(Attester *a, const HttpRequestSpec *spec, http_done_fn cb) {
+        a->result.round_trips++;
+        return http_request(a->http, spec, cb, a, &a->http_req);
+}
+
 int attest_post(Attester *a, const char *suffix, const char *const *headers, const char *body, http_done_fn cb) {
         _cleanup_free_ char *url = NULL;
         int r;
@@ -103,8 +108,7 @@ int attest_post(Attester *a, const char *suffix, const char *const *headers, con
                 .body_size = strlen(body),
                 .max_response_size = MAA_REPLY_MAX,
         };
-        a->result.round_trips++;
-        return http_request(a->http, &spec, cb, a, &a->http_req);
+        return attest_http(a, &spec, cb);
 }
 
 int attest_get(Attester *a, const char *url, size_t max, const char *const *extra_headers, bool allow_http,
@@ -118,8 +122,7 @@ int attest_get(Attester *a, const char *url, size_t max, const char *const *extr
                 .allow_http = allow_http,
                 .no_proxy = allow_http,
         };
-        a->result.round_trips++;
-        return http_request(a->http, &spec, cb, a, &a->http_req);
+        return attest_http(a, &spec, cb);
 }
 
 void attest_keep_retry_after(Attester *a, int64_t sec) {
