@@ -361,7 +361,8 @@ int attester_new(sd_event *event, const Config *config, Attester **ret) {
                 return -ENOMEM;
         a->event = sd_event_ref(event);
         a->config = config;
-        a->provider = &attest_provider_maa_tpm;
+        a->provider = config_resolve_provider(config) == PROVIDER_TPM ? &attest_provider_maa_tpm :
+                                                                      &attest_provider_azure_guest;
         if (config->endpoint) {
                 a->endpoint = strdup(config->endpoint);
                 if (!a->endpoint)
