@@ -99,6 +99,47 @@ const char *azure_region_shared_provider(const char *region) {
         return NULL;
 }
 
+int azure_region_table_lookup(const char *text, size_t size, const char *region, char **ret_url,
+                              unsigned *reterr_line) {
+        char want[AZURE_REGION_MAX + 1];
+        unsigned line = 0;
+
+        if (azure_region_normalize(region, want) < 0)
+                return 0;
+        for (const char *p = text, *end = text + size; p < end;) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p)), *e = nl ?: end;
+                const char *tab = memchr(p, '\t', (size_t) (e - p)), *url;
+                char loc[AZURE_REGION_MAX + 1], name[AZURE_REGION_MAX + 1];
+                size_t n = (size_t) (e - p);
+
+                line++;
+                if (n > 0 && p[n - 1] == '\r')
+                        n--;
+                if (n == 0 || p[0] == '#') {
+                        p = e + 1;
+                        continue;
+                }
+                if (!tab || (size_t) (tab - p) > AZURE_REGION_MAX)
+                        goto bad;
+                memcpy(name, p, (size_t) (tab - p));
+                name[tab - p] = '\0';
+                url = (const char *) memrchr(p, '\t', n) + 1;
+                if (azure_region_normalize(name, loc) < 0 || (size_t) (p + n - url) < strlen("https://x") ||
+                    strncmp(url, "https://", 8) != 0 || memchr(url, ' ', (size_t) (p + n - url)))
+                        goto bad;
+                if (streq(loc, want)) {
+                        *ret_url = strndup(url, (size_t) (p + n - url));
+                        return *ret_url ? 1 : -ENOMEM;
+                }
+                p = e + 1;
+        }
+        return 0;
+bad:
+        if (reterr_line)
+                *reterr_line = line;
+        return -EBADMSG;
+}
+
 /* ---- HCL report ---- */
 
 #define HCL_SIGNATURE 0x414C4348u       /* "HCLA" little-endian */

@@ -14,6 +14,13 @@
 #define AZURE_AK_CERT_RENEW_DAYS 90
 #define AZURE_REGION_MAX 64
 
+/* Looks REGION up in TEXT, a table of lines "location<TAB>...<TAB>URL" (first column the location as
+ * IMDS names it, last column an https:// URL; '#' starts a comment line), the format of
+ * SharedProviders=. Returns 1 and a copy of the URL, 0 when the table does not name the region,
+ * -EBADMSG (with the line number in *reterr_line) for a line of the wrong shape. */
+int azure_region_table_lookup(const char *text, size_t size, const char *region, char **ret_url,
+                              unsigned *reterr_line);
+
 /* The shared provider of REGION as IMDS names it ("eastus"; "East US" is accepted too: case and
  * spaces are ignored), or NULL for a region not in the table. Borrowed. */
 const char *azure_region_shared_provider(const char *region);

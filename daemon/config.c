@@ -55,6 +55,7 @@ static const ConfigKey config_keys[] = {
         KEY_MAX("Service", "ClockSkewSec", CONFIG_TIMESPAN, clock_skew_usec, true, CONFIG_CLOCK_SKEW_MAX_USEC),
         KEY("Service", "RelyingPartyId", CONFIG_STRING, rp_id, false),
         KEY("Service", "SendNonce", CONFIG_BOOL, send_nonce, false),
+        KEY("Service", "SharedProviders", CONFIG_ABS_PATH, shared_providers, true),
 
         KEY("Auth", "Method", CONFIG_AUTH_METHOD, auth_method, true),
         KEY("Auth", "TokenFile", CONFIG_PATH_OR_CREDENTIAL, auth_token_file, true),

@@ -48,6 +48,7 @@ typedef struct Config {
         uint64_t clock_skew_usec;       /* tolerance for exp/nbf */
         char *rp_id;                    /* relying-party id sent as rp_id; NULL = not sent */
         bool send_nonce;                /* send a fresh rp_data nonce and check it in the token */
+        char *shared_providers;         /* azure-guest: a region -> provider table over the built-in one */
 
         /* [Auth] */
         AuthMethod auth_method;

@@ -133,12 +133,33 @@ static void on_location(HttpRequest *req, HttpResult *res, void *userdata) {
         if (imds_text(res, &region) < 0)
                 return attest_finish(a, ATTEST_RETRY, -EBADMSG, "IMDS at %s gave no usable region name",
                                      a->config->imds_url);
+        if (a->config->shared_providers) {
+                _cleanup_free_ char *text = NULL, *found = NULL;
+                unsigned line = 0;
+                size_t size;
+                int r;
+
+                r = read_full_file(a->config->shared_providers, OS_RELEASE_MAX, &text, &size);
+                if (r >= 0)
+                        r = azure_region_table_lookup(text, size, region, &found, &line);
+                if (r == -EBADMSG)
+                        return attest_finish(a, ATTEST_ERROR, r, "%s:%u: not \"location<TAB>https://provider\"",
+                                             a->config->shared_providers, line);
+                if (r < 0)
+                        return attest_finish(a, ATTEST_ERROR, r, "cannot read SharedProviders=%s: %s",
+                                             a->config->shared_providers, strerror(-r));
+                if (r > 0) {
+                        a->endpoint = TAKE_PTR(found);
+                        log_debug("Region \"%s\": attesting to %s (SharedProviders=).", region, a->endpoint);
+                        return step_cert(a);
+                }
+        }
         url = azure_region_shared_provider(region);
         if (!url)
                 return attest_finish(a, ATTEST_ERROR, -ENOENT,
                                      "the VM's region \"%s\" has no known shared attestation provider; set "
-                                     "Endpoint= (with Provider=azure-guest) in [Service] to the provider to use",
-                                     region);
+                                     "Endpoint= (with Provider=azure-guest) in [Service] to the provider to use, "
+                                     "or list the region in a SharedProviders= table", region);
         a->endpoint = strdup(url);
         if (!a->endpoint)
                 return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");

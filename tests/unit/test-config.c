@@ -55,6 +55,8 @@ static const KeyCase key_cases[] = {
         { "[Service]\nClockSkewSec=soon", -EINVAL, NULL },
         { "[Service]\nRelyingPartyId=https://contoso.com", 0, "RelyingPartyId=https://contoso.com" },
         { "[Service]\nSendNonce=no", 0, "SendNonce=no" },
+        { "[Service]\nSharedProviders=/etc/attestd/regions.tsv", 0, "SharedProviders=/etc/attestd/regions.tsv" },
+        { "[Service]\nSharedProviders=regions.tsv", -EINVAL, NULL },
         { "[Service]\nSendNonce=maybe", 0, "SendNonce=yes" },
         /* [Auth] */
         { "[Auth]\nMethod=imds", 0, "Method=imds" },
