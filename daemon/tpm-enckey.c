@@ -216,6 +216,7 @@ int tpm_enckey_decrypt(TpmContext *t, uint32_t mask, const PcrBank *pcrs, const 
         TPM2B_DIGEST digest = { .size = 32 };
         TPM2B_DATA label = {};
         TPML_PCR_SELECTION sel;
+        TSS2_RC rc;
         int r;
 
         assert(t);
@@ -256,17 +257,24 @@ int tpm_enckey_decrypt(TpmContext *t, uint32_t mask, const PcrBank *pcrs, const 
 
         memcpy(in.buffer, cipher, size);
         in.size = (UINT16) size;
-        r = TPM_CALL(t, "TPM2_RSA_Decrypt(RSAES)",
-                     Esys_RSA_Decrypt(t->esys, key.tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &in, &scheme, &label,
-                                      &message));
-        if (r < 0) {
+        for (unsigned attempt = 1;; attempt++) {
+                rc = Esys_RSA_Decrypt(t->esys, key.tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &in, &scheme, &label,
+                                      &message);
+                if (!tpm_rc_is_transient(rc) || attempt >= TPM_RETRY_MAX)
+                        break;
+                tpm_retry_pause();
+        }
+        r = tpm_translate(t, rc, "TPM2_RSA_Decrypt(RSAES)");
+        /* Any answer of the TPM itself means this ciphertext is not for this key: libtpms even says
+         * TPM_RC_FAILURE for bad padding, without entering failure mode. Transport errors stay. */
+        if (r < 0 && (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && r != -EBUSY) {
                 char why[sizeof t->last_error];
 
-                if (IN_SET(r, -ENOMEM, -EBUSY, -EIO))
-                        return r;
                 snprintf(why, sizeof why, "%s", tpm_context_last_error(t));
                 return tpm_error(t, -EBADMSG, "The TPM cannot decrypt the wrapped key: %s", why);
         }
+        if (r < 0)
+                return r;
 
         ret->data = malloc(MAX(message->size, 1));
         if (!ret->data) {
