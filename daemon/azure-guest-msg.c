@@ -336,7 +336,6 @@ static const EVP_CIPHER *gcm_for(size_t key_size) {
         }
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
 
 int azure_guest_unseal(const AzureSealed *s, const void *key, size_t key_size, char **ret_jwt,
                        char **reterr_reason) {
