@@ -26,6 +26,11 @@ assert_eq "$(json_get "$j" "d['claims']['x-ms-isolation-tee']['x-ms-compliance-s
 assert_eq "$(get_property Endpoint)" "$MAA_ENDPOINT" "Endpoint property (found at run time)"
 out=$("$ATTESTCTL" status) || fail "attestctl status failed"
 assert_contains "$out" "$MAA_ENDPOINT" "attestctl status"
+assert_contains "$out" "Provider: azure-guest" "attestctl status"
+assert_contains "$out" "secureboot=" "attestctl status shows the VM claims"
+assert_contains "$out" 'x-ms-isolation-tee.x-ms-attestation-type="sevsnpvm"' "attestctl status shows the TEE"
+assert_eq "$("$ATTESTCTL" status --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["Provider"])')" \
+        azure-guest "attestctl status --json"
 
 # A PCR change (PCR 7, outside the firmware log) re-attests through the same provider with fresh
 # evidence, which the service refuses: the log no longer replays to PCR 7. Fail closed.

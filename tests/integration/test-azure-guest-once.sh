@@ -1,7 +1,8 @@
 # Zero configuration on a Trusted Launch VM: no Endpoint=, no Provider=; IMDS (emulated on loopback)
 # gives the region, the region's provider is the emulator's /attest/AzureGuest. Then every client-side
-# failure: decrypt failure (bad tag, wrong inner key), nonce not echoed, placeholder and missing AK
-# certificate, unknown region. Each leaves no TPM handle behind.
+# failure: decrypt failure (bad tag, wrong inner key), nonce not echoed, AK certificate renewal (done,
+# and failing harmlessly), placeholder and missing AK certificate, unknown region. Each leaves no TPM
+# handle behind.
 # timeout: 240
 source "$top_srcdir/tests/integration/azure-guest-lib.sh"
 setup_azure_vm
@@ -42,6 +43,28 @@ once_fails "dropped nonce" "client-payload"
 # The faults were one-shot: the next run attests again.
 "$ATTESTD" --once --config "$CONF" >/dev/null 2>&1 || fail "attestd --once after the faults failed"
 
+# AKCertRenewal=yes and a certificate 30 days from expiry: renewed through IMDS into NV 0x01C101D0
+# before attesting. Without the key nothing is renewed.
+azure_vm --keep-ak --expiring 30
+tpm2_nvread -C o 0x01C101D0 -o "$TEST_TMPDIR/old.der" >/dev/null 2>&1 || fail "cannot read NV 0x01C101D0"
+"$ATTESTD" --once --config "$CONF" >/dev/null 2>&1 || fail "attestd --once with an expiring certificate failed"
+tpm2_nvread -C o 0x01C101D0 -o "$TEST_TMPDIR/cert.der" >/dev/null 2>&1 || fail "cannot read NV 0x01C101D0"
+cmp -s "$TEST_TMPDIR/old.der" "$TEST_TMPDIR/cert.der" || fail "the certificate changed without AKCertRenewal="
+write_azure_config "[TPM]" "AKCertRenewal=yes"
+"$ATTESTD" --once --config "$CONF" >/dev/null 2>"$TEST_TMPDIR/renew.err" || fail "attestd --once with renewal failed"
+grep -q "Renewed the AK certificate" "$TEST_TMPDIR/renew.err" || fail "no renewal: $(cat "$TEST_TMPDIR/renew.err")"
+tpm2_nvread -C o 0x01C101D0 -o "$TEST_TMPDIR/cert.der" >/dev/null 2>&1 || fail "cannot read NV 0x01C101D0"
+openssl x509 -inform DER -in "$TEST_TMPDIR/cert.der" -noout -checkend $((200 * 86400)) >/dev/null ||
+        fail "the renewed certificate still expires within 200 days"
+# A renewal that fails (IMDS refuses) leaves the old certificate and attests anyway.
+azure_vm --keep-ak --expiring 30
+imds_ctl /control/fault '{"fault": "http-500", "path": "/metadata/THIM/tvm"}'
+"$ATTESTD" --once --config "$CONF" >/dev/null 2>"$TEST_TMPDIR/renew.err" || fail "a failed renewal stopped attesting"
+grep -q "Renewing the AK certificate failed, attesting with the current one" "$TEST_TMPDIR/renew.err" ||
+        fail "renewal failure not logged: $(cat "$TEST_TMPDIR/renew.err")"
+imds_ctl /control/clear '{}'
+write_azure_config
+
 # An unknown region: named, with the keys to set; nothing is guessed.
 imds_ctl /control/settings '{"location": "Mars Central"}'
 once_fails "unknown region" "region \"Mars Central\" has no known shared attestation provider; set Endpoint="
@@ -57,4 +80,4 @@ once_fails "no AK certificate" "no AK certificate in NV 0x01c101d0"
 # Not an Azure VM (no AK) with no Endpoint=: said so, nothing sent.
 tpm2_evictcontrol -C o -c 0x81000003 >/dev/null || fail "cannot evict the AK"
 once_fails "no AK" "no Endpoint= is set and this is not an Azure VM"
-echo "ok: zero-config AzureGuest --once, token.json/state provider, decrypt/nonce/cert/region failures, no handle leak"
+echo "ok: zero-config AzureGuest --once, token.json/state provider, decrypt/nonce/cert/region failures, AK cert renewal, no handle leak"
