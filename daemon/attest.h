@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* One attestation, start to finish: Entra token, MAA leg 1, TPM evidence bound to the challenge,
- * leg 2, token verification against the service's JWKS. Asynchronous on sd-event; knows nothing
- * of schedules, files or D-Bus (the manager's business). */
+/* One attestation, start to finish, through the configured provider (the /attest/Tpm protocol, or
+ * Azure's guest attestation), then token verification against the service's JWKS. Asynchronous on
+ * sd-event; knows nothing of schedules, files or D-Bus (the manager's business). */
 #pragma once
 
 #include <json-c/json.h>
@@ -42,6 +42,10 @@ typedef struct AttestResult {
         uint32_t pcr_mask;
         uint32_t pcr_update_counter;
         unsigned round_trips;           /* HTTP requests made (legs, JWKS, auth) */
+
+        /* Always set, borrowed from the attester (valid until it is freed). */
+        const char *provider;           /* "tpm" or "azure-guest" */
+        const char *endpoint;           /* the provider's base URL; NULL when it is not known yet */
 } AttestResult;
 
 void attest_result_done(AttestResult *r);
@@ -65,5 +69,10 @@ int attester_run(Attester *a, TpmContext *tpm, attest_done_fn cb, void *userdata
 void attester_cancel(Attester *a);
 
 bool attester_is_running(const Attester *a);
+
+/* The provider this attester speaks to ("tpm", "azure-guest") and its base URL: Endpoint=, or the
+ * one found at run time (NULL until then). Borrowed. */
+const char *attester_get_provider(const Attester *a);
+const char *attester_get_endpoint(const Attester *a);
 
 const char *attest_outcome_to_string(AttestOutcome o);

@@ -43,7 +43,7 @@ static int property_get_token_path(sd_bus *bus, const char *path, const char *in
 static int property_get_endpoint(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return append_string(reply, m->config->endpoint);
+        return append_string(reply, strempty(attester_get_endpoint(m->attester)));
 }
 
 static int property_get_expires(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -27,6 +27,7 @@ typedef enum ConfigType {
         CONFIG_BANKS,
         CONFIG_AUTH_METHOD,
         CONFIG_AK_ALGORITHM,
+        CONFIG_PROVIDER,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -43,6 +44,7 @@ typedef struct ConfigKey {
 
 /* The one table of keys: parsing, --test-config output and the docs follow its order. */
 static const ConfigKey config_keys[] = {
+        KEY("Service", "Provider", CONFIG_PROVIDER, provider, true),
         KEY("Service", "Endpoint", CONFIG_HTTPS_URL, endpoint, true),
         KEY("Service", "ApiVersion", CONFIG_STRING, api_version, false),
         KEY("Service", "CAFile", CONFIG_ABS_PATH, ca_file, true),
@@ -53,6 +55,7 @@ static const ConfigKey config_keys[] = {
         KEY_MAX("Service", "ClockSkewSec", CONFIG_TIMESPAN, clock_skew_usec, true, CONFIG_CLOCK_SKEW_MAX_USEC),
         KEY("Service", "RelyingPartyId", CONFIG_STRING, rp_id, false),
         KEY("Service", "SendNonce", CONFIG_BOOL, send_nonce, false),
+        KEY("Service", "SharedProviders", CONFIG_ABS_PATH, shared_providers, true),
 
         KEY("Auth", "Method", CONFIG_AUTH_METHOD, auth_method, true),
         KEY("Auth", "TokenFile", CONFIG_PATH_OR_CREDENTIAL, auth_token_file, true),
@@ -67,6 +70,7 @@ static const ConfigKey config_keys[] = {
         KEY("TPM", "AKAlgorithm", CONFIG_AK_ALGORITHM, ak_algorithm, true),
         KEY("TPM", "AKCertNVIndex", CONFIG_HANDLE, ak_cert_nv_index, true),
         KEY("TPM", "AKCertFile", CONFIG_ABS_PATH, ak_cert_file, true),
+        KEY("TPM", "AKCertRenewal", CONFIG_BOOL, ak_cert_renewal, false),
         KEY("TPM", "PCRs", CONFIG_PCRS, pcr_mask, true),
         KEY("TPM", "Banks", CONFIG_BANKS, banks, true),
         KEY("TPM", "EventLog", CONFIG_ABS_PATH, event_log, true),
@@ -95,6 +99,29 @@ static const char *const ak_algorithm_table[_AK_ALG_MAX] = {
         [AK_ALG_RSA] = "rsa",
         [AK_ALG_ECC] = "ecc",
 };
+
+static const char *const provider_table[_PROVIDER_MAX] = {
+        [PROVIDER_AUTO] = "auto",
+        [PROVIDER_TPM] = "tpm",
+        [PROVIDER_AZURE_GUEST] = "azure-guest",
+};
+
+const char *provider_kind_to_string(ProviderKind p) {
+        return p >= 0 && p < _PROVIDER_MAX ? provider_table[p] : NULL;
+}
+
+ProviderKind provider_kind_from_string(const char *s) {
+        for (int i = 0; i < _PROVIDER_MAX; i++)
+                if (streq(provider_table[i], s))
+                        return i;
+        return _PROVIDER_INVALID;
+}
+
+ProviderKind config_resolve_provider(const Config *c) {
+        if (c->provider == PROVIDER_AUTO)
+                return c->endpoint ? PROVIDER_TPM : PROVIDER_AZURE_GUEST;
+        return c->provider;
+}
 
 const char *auth_method_to_string(AuthMethod m) {
         return m >= 0 && m < _AUTH_METHOD_MAX ? auth_method_table[m] : NULL;
@@ -278,6 +305,16 @@ static int config_key_parse(Config *c, const ConfigKey *k, const char *value, co
                 }
                 *(AkAlgorithm *) field = r;
                 return 0;
+
+        case CONFIG_PROVIDER: {
+                ProviderKind p = provider_kind_from_string(value);
+                if (p < 0) {
+                        *ret_reason = "must be one of auto, tpm, azure-guest";
+                        return -EINVAL;
+                }
+                *(ProviderKind *) field = p;
+                return 0;
+        }
         }
         return -EINVAL;
 }
@@ -532,6 +569,8 @@ int config_verify(const Config *c) {
         default:
                 break;
         }
+        if (c->provider == PROVIDER_TPM && !c->endpoint)
+                return log_error_errno(-EINVAL, "[Service] Provider=tpm needs Endpoint=.");
         if (c->retry_min_usec == 0 || c->retry_min_usec > c->retry_max_usec)
                 return log_error_errno(-EINVAL, "[Schedule] RetryMinSec= must be non-zero and not above RetryMaxSec=.");
         if (c->request_timeout_usec == 0 || c->connect_timeout_usec == 0)
@@ -625,6 +664,17 @@ static void config_key_dump(const Config *c, const ConfigKey *k, FILE *f) {
                 break;
         case CONFIG_AK_ALGORITHM:
                 fputs(ak_algorithm_to_string(*(const AkAlgorithm *) field), f);
+                break;
+        case CONFIG_PROVIDER:
+                fputs(provider_kind_to_string(*(const ProviderKind *) field), f);
+                /* What auto means here, so an operator need not work it out. */
+                if (c->provider == PROVIDER_AUTO && c->endpoint)
+                        fputs("\n# resolved: tpm (Endpoint= is set)", f);
+                else if (c->provider != PROVIDER_TPM && !c->endpoint)
+                        fprintf(f, "\n# resolved at run time: azure-guest%s, endpoint = the shared provider of the "
+                                "VM's region (IMDS at %s)", c->provider == PROVIDER_AUTO ?
+                                " if this is an Azure VM (IMDS answers, AK 0x81000003 and its certificate "
+                                "in NV 0x01C101D0 exist)" : "", strna(c->imds_url));
                 break;
         }
         fputc('\n', f);

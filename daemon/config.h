@@ -27,9 +27,19 @@ typedef enum AkAlgorithm {
         _AK_ALG_INVALID = -EINVAL,
 } AkAlgorithm;
 
+typedef enum ProviderKind {
+        PROVIDER_AUTO,                  /* tpm with Endpoint=, else azure-guest on an Azure VM */
+        PROVIDER_TPM,                   /* /attest/Tpm (PROTOCOL.md) */
+        PROVIDER_AZURE_GUEST,           /* /attest/AzureGuest (AZURE-GUEST.md) */
+        _PROVIDER_MAX,
+        _PROVIDER_INVALID = -EINVAL,
+} ProviderKind;
+
 typedef struct Config {
         /* [Service] */
-        char *endpoint;                 /* https://<provider>.<region>.attest.azure.net, no trailing '/' */
+        ProviderKind provider;
+        char *endpoint;                 /* https://<provider>.<region>.attest.azure.net, no trailing '/';
+                                         * NULL = found at run time (azure-guest only) */
         char *api_version;
         char *ca_file;                  /* CA bundle replacing the system store; NULL = system store */
         char *proxy;                    /* NULL = libcurl's usual environment variables */
@@ -38,6 +48,7 @@ typedef struct Config {
         uint64_t clock_skew_usec;       /* tolerance for exp/nbf */
         char *rp_id;                    /* relying-party id sent as rp_id; NULL = not sent */
         bool send_nonce;                /* send a fresh rp_data nonce and check it in the token */
+        char *shared_providers;         /* azure-guest: a region -> provider table over the built-in one */
 
         /* [Auth] */
         AuthMethod auth_method;
@@ -54,6 +65,7 @@ typedef struct Config {
         AkAlgorithm ak_algorithm;
         uint32_t ak_cert_nv_index;      /* 0 = none */
         char *ak_cert_file;             /* NULL = none */
+        bool ak_cert_renewal;           /* azure-guest: renew a certificate near expiry through IMDS */
         uint32_t pcr_mask;              /* bit n = PCR n */
         uint16_t banks[CONFIG_MAX_BANKS]; /* TPM2_ALG_ID, in quote order */
         size_t n_banks;
@@ -100,6 +112,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
 const char *auth_method_to_string(AuthMethod m);
 AuthMethod auth_method_from_string(const char *s);
 const char *ak_algorithm_to_string(AkAlgorithm a);
+const char *provider_kind_to_string(ProviderKind p);
+ProviderKind provider_kind_from_string(const char *s);
+
+/* The provider Provider= resolves to from the configuration alone: PROVIDER_TPM, or
+ * PROVIDER_AZURE_GUEST (Provider=auto without Endpoint=: whether this is an Azure VM is then found
+ * out at run time, and the run fails with a reason when it is not). */
+ProviderKind config_resolve_provider(const Config *c);
 
 /* Small parsers shared with attestctl and the tests. All return 0 or -EINVAL/-ERANGE. */
 int parse_timespan(const char *s, uint64_t *ret_usec);

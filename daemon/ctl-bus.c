@@ -8,10 +8,13 @@
 #include <time.h>
 
 #include "bus.h"
+#include "cache.h"
 #include "cleanup.h"
 #include "config.h"
 #include "ctl.h"
+#include "fileio.h"
 #include "log.h"
+#include "token-claims.h"
 
 #define ATTEST_CALL_TIMEOUT_USEC (10 * 60 * USEC_PER_SEC)
 
@@ -20,6 +23,8 @@ typedef struct Status {
         uint64_t expires, last, next, count, failures;
         int stale;
         json_object *pcrs; /* [[bank, index, hex], ...] */
+        char *provider;    /* from token.json; NULL when it cannot be read */
+        json_object *vm;   /* the Azure VM claims worth showing, NULL when none */
 } Status;
 
 static void status_done(Status *s) {
@@ -28,6 +33,48 @@ static void status_done(Status *s) {
         free(s->endpoint);
         free(s->token_path);
         json_object_put(s->pcrs);
+        free(s->provider);
+        json_object_put(s->vm);
+}
+
+/* The claims of an azurevm token an operator wants at a glance, wherever the policy put them (top
+ * level or x-ms-policy, see token_policy_claims()). */
+static const char *const vm_claims[] = {
+        "secureboot",
+        "x-ms-azurevm-debuggersdisabled",
+        "x-ms-azurevm-bootdebug-enabled",
+        "x-ms-azurevm-kerneldebug-enabled",
+        "x-ms-azurevm-osdistro",
+        "x-ms-azurevm-osversion-major",
+        "x-ms-azurevm-osversion-minor",
+        "x-ms-azurevm-vmid",
+};
+
+/* The provider and the VM claims from token.json beside the token; a file this user may not read
+ * (mode 0640) just leaves them out. */
+static void status_read_token_json(Status *s) {
+        _cleanup_(json_object_putp) json_object *info = NULL, *policy = NULL, *vm = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        json_object *v, *claims, *tee, *type;
+        const char *slash = strrchr(s->token_path, '/');
+        size_t size;
+
+        if (!slash || asprintf(&path, "%.*s/%s", (int) (slash - s->token_path), s->token_path, CACHE_TOKEN_JSON) < 0 ||
+            read_full_file(path, CACHE_TOKEN_JSON_MAX, &text, &size) < 0 || token_json_parse(text, &info) < 0)
+                return;
+        if (json_object_object_get_ex(info, "provider", &v) && json_object_is_type(v, json_type_string))
+                s->provider = strdup(json_object_get_string(v));
+        if (!json_object_object_get_ex(info, "claims", &claims) || token_policy_claims(claims, &policy) < 0 ||
+            !(vm = json_object_new_object()))
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(vm_claims); i++)
+                if (json_object_object_get_ex(policy, vm_claims[i], &v))
+                        json_object_object_add(vm, vm_claims[i], json_object_get(v));
+        if (json_object_object_get_ex(policy, "x-ms-isolation-tee", &tee) &&
+            json_object_object_get_ex(tee, "x-ms-attestation-type", &type))
+                json_object_object_add(vm, "x-ms-isolation-tee.x-ms-attestation-type", json_object_get(type));
+        if (json_object_object_length(vm) > 0)
+                s->vm = TAKE_PTR(vm);
 }
 
 static int open_bus(sd_bus **ret) {
@@ -152,6 +199,8 @@ static void status_print_text(const Status *s) {
         char b[128];
 
         printf("         State: %s%s\n", s->state, s->stale ? " (token stale)" : "");
+        if (s->provider)
+                printf("      Provider: %s\n", s->provider);
         printf("      Endpoint: %s\n", s->endpoint);
         printf("         Token: %s\n", *s->token_path ? s->token_path : "none");
         if (*s->token_path)
@@ -160,6 +209,14 @@ static void status_print_text(const Status *s) {
         printf("  Next attempt: %s\n", format_time(s->next, b, sizeof b));
         printf("  Attestations: %" PRIu64 " succeeded, %" PRIu64 " failed\n", s->count, s->failures);
         printf("    Last error: %s\n", *s->last_error ? s->last_error : "-");
+        if (s->vm) {
+                const char *prefix = "      Azure VM: ";
+                json_object_object_foreach(s->vm, k, v) {
+                        printf("%s%s=%s\n", prefix, strncmp(k, "x-ms-azurevm-", 13) == 0 ? k + 13 : k,
+                               json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+                        prefix = "                ";
+                }
+        }
         size_t n = s->pcrs ? json_object_array_length(s->pcrs) : 0;
         for (size_t i = 0; i < n; i++) {
                 json_object *e = json_object_array_get_idx(s->pcrs, i);
@@ -175,7 +232,11 @@ static void status_print_json(const Status *s) {
 
         json_object_object_add(o, "State", json_object_new_string(s->state));
         json_object_object_add(o, "Stale", json_object_new_boolean(s->stale));
+        if (s->provider)
+                json_object_object_add(o, "Provider", json_object_new_string(s->provider));
         json_object_object_add(o, "Endpoint", json_object_new_string(strempty(s->endpoint)));
+        if (s->vm)
+                json_object_object_add(o, "AzureVM", json_object_get(s->vm));
         json_object_object_add(o, "TokenPath", json_object_new_string(strempty(s->token_path)));
         json_object_object_add(o, "TokenExpiresUSec", json_object_new_uint64(s->expires));
         json_object_object_add(o, "LastAttestationUSec", json_object_new_uint64(s->last));
@@ -208,6 +269,8 @@ int verb_status(int argc, char **argv) {
         r = status_get(bus, &s, &error);
         if (r < 0)
                 return unavailable(&error, r);
+        if (*s.token_path)
+                status_read_token_json(&s);
         if (json)
                 status_print_json(&s);
         else

@@ -38,7 +38,8 @@ static int token_json_build(Manager *m, json_object **ret) {
         if (json_add(o, "header", json_object_get(m->token_header)) < 0 ||
             json_add(o, "claims", json_object_get(m->token_claims)) < 0 ||
             json_add(o, "policy_claims", policy) < 0 ||
-            json_add(o, "endpoint", json_object_new_string(m->config->endpoint)) < 0 ||
+            json_add(o, "endpoint", json_object_new_string(strempty(attester_get_endpoint(m->attester)))) < 0 ||
+            json_add(o, "provider", json_object_new_string(attester_get_provider(m->attester))) < 0 ||
             json_add(o, "issued_at_usec", json_object_new_uint64(m->token_issued_usec)) < 0 ||
             json_add(o, "expires_usec", json_object_new_uint64(m->token_expires_usec)) < 0 ||
             json_add(o, "expires", json_object_new_string(token_format_timestamp(m->token_expires_usec, ts))) < 0 ||
@@ -123,7 +124,8 @@ int manager_write_state(Manager *m) {
         APPEND_U64("FAILURE_COUNT", m->failure_count);
 #undef APPEND_U64
         cache_state_append(f, "LAST_ERROR", m->last_error);
-        cache_state_append(f, "ENDPOINT", m->config->endpoint);
+        cache_state_append(f, "ENDPOINT", strempty(attester_get_endpoint(m->attester)));
+        cache_state_append(f, "PROVIDER", attester_get_provider(m->attester));
         cache_state_append(f, "TOKEN", m->token ? CACHE_TOKEN : "");
         if (fclose(f) != 0) {
                 free(buf);
@@ -204,7 +206,9 @@ int manager_load_cached_token(Manager *m) {
         r = token_decode(token, &t, NULL);
         if (r < 0 || !info || !json_object_object_get_ex(info, "pcrs", &pcrs) ||
             pcrs_from_json(pcrs, &attested, &mask) < 0 || !json_object_object_get_ex(info, "endpoint", &endpoint) ||
-            !streq(json_object_get_string(endpoint), m->config->endpoint)) {
+            /* An endpoint found at run time (azure-guest) is not known yet: the next run checks it. */
+            (attester_get_endpoint(m->attester) &&
+             !streq(json_object_get_string(endpoint), attester_get_endpoint(m->attester)))) {
                 manager_drop_token(m, "the cached token files are unusable or for another endpoint");
                 return 0;
         }

@@ -143,7 +143,8 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
         time_t t = (time_t) (m->token_expires_usec / USEC_PER_SEC);
         strftime(expiry, sizeof expiry, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
         log_struct(LOG_INFO, 0, ATTESTD_MESSAGE_ATTESTED, fields,
-                   "Attested to %s; token valid until %s.", m->config->endpoint, expiry);
+                   "Attested to %s (%s); token valid until %s.", strna(attester_get_endpoint(m->attester)),
+                   attester_get_provider(m->attester), expiry);
 
         (void) manager_schedule_refresh(m);
         (void) manager_schedule_expiry(m);
@@ -164,7 +165,7 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
                 snprintf(retry, sizeof retry, "; retrying in %s", d);
         }
         (void) manager_set_error(m, r->message ?: strerror(-r->error));
-        snprintf(fverifier, sizeof fverifier, "ATTESTD_VERIFIER=%s", strempty(m->config->endpoint));
+        snprintf(fverifier, sizeof fverifier, "ATTESTD_VERIFIER=%s", strempty(attester_get_endpoint(m->attester)));
         snprintf(frequest, sizeof frequest, "ATTESTD_REQUEST_ID=%s", strempty(r->request_id));
 
         if (r->outcome == ATTEST_DENIED) {
@@ -272,8 +273,6 @@ int manager_reload(Manager *m) {
         if (r < 0)
                 return log_struct(LOG_ERR, r, ATTESTD_MESSAGE_CONFIG_INVALID, NULL,
                                   "Reloading the configuration failed, keeping the old one.");
-        if (!c->endpoint)
-                return log_error_errno(-EINVAL, "Reloading: [Service] Endpoint= is not set, keeping the old configuration.");
         _cleanup_free_ char *group_error = NULL;
         r = token_group_resolve(c->token_group, &gid, &group_error);
         if (r < 0)
@@ -325,9 +324,6 @@ int manager_new(const char *config_path, bool once, Manager **ret) {
                 return log_oom();
 
         r = config_load(config_path, &m->config);
-        if (r >= 0 && !m->config->endpoint)
-                r = log_error_errno(-EINVAL, "[Service] Endpoint= is not set in %s; nothing to attest to.",
-                                    config_path ?: CONFIG_FILE_DEFAULT);
         if (r < 0)
                 return log_struct(LOG_ERR, r, ATTESTD_MESSAGE_CONFIG_INVALID, NULL,
                                   "Configuration %s is invalid (see above); refusing to start.",

@@ -466,6 +466,30 @@ static int check_nonce(json_object *claims, const char *want, char **reterr_reas
         return 0;
 }
 
+/* AzureGuest echoes ClientPayload verbatim (values still base64) in x-ms-runtime.client-payload. */
+static int check_client_payload_nonce(json_object *claims, const char *want, char **reterr_reason) {
+        json_object *runtime, *payload;
+        const char *got;
+        int r;
+
+        if (!json_object_object_get_ex(claims, "x-ms-runtime", &runtime) || !runtime)
+                return jwt_fail(reterr_reason, -EBADE, "token has no x-ms-runtime claim, but a nonce was sent");
+        if (!json_object_is_type(runtime, json_type_object))
+                return jwt_fail(reterr_reason, -EBADMSG, "claim x-ms-runtime is not an object");
+        if (!json_object_object_get_ex(runtime, "client-payload", &payload) || !payload)
+                return jwt_fail(reterr_reason, -EBADE, "token has no x-ms-runtime.client-payload, but a nonce was sent");
+        if (!json_object_is_type(payload, json_type_object))
+                return jwt_fail(reterr_reason, -EBADMSG, "claim x-ms-runtime.client-payload is not an object");
+        r = jwt_json_get_string(payload, "x-ms-runtime.client-payload", "nonce", &got, reterr_reason);
+        if (r < 0)
+                return r;
+        if (!got)
+                return jwt_fail(reterr_reason, -EBADE, "token has no x-ms-runtime.client-payload.nonce, but a nonce was sent");
+        if (!streq(got, want))
+                return jwt_fail(reterr_reason, -EBADE, "x-ms-runtime.client-payload.nonce does not match the nonce sent");
+        return 0;
+}
+
 static int check_claims(const Token *t, const TokenExpect *expect, uint64_t now_usec, char **reterr_reason) {
         char b1[JWT_ESCAPE_BUF], b2[JWT_ESCAPE_BUF];
         int r;
@@ -487,6 +511,11 @@ static int check_claims(const Token *t, const TokenExpect *expect, uint64_t now_
         }
         if (expect->rp_data) {
                 r = check_nonce(t->claims, expect->rp_data, reterr_reason);
+                if (r < 0)
+                        return r;
+        }
+        if (expect->client_payload_nonce) {
+                r = check_client_payload_nonce(t->claims, expect->client_payload_nonce, reterr_reason);
                 if (r < 0)
                         return r;
         }

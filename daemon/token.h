@@ -19,6 +19,8 @@ typedef struct TokenExpect {
         uint64_t skew_usec;             /* tolerance applied to exp and nbf */
         const char *cnf_jwk_json;       /* the request key's JWK text; NULL = cnf not checked */
         const char *rp_data;            /* the nonce sent (base64url); NULL = not checked */
+        const char *client_payload_nonce; /* AzureGuest: x-ms-runtime.client-payload.nonce must be
+                                         * exactly this (as sent); NULL = not checked */
 } TokenExpect;
 
 /* A decoded token. The strings are borrowed from header/claims and live as long as the Token. */
@@ -59,7 +61,7 @@ typedef struct Token {
  *   -ETIME            not yet valid: now + skew < nbf, or issued in the future: now + skew < iat
  *                     (nbf = iat - 300, as MAA issues it, is normal)
  *   -EBADE            cnf.jwk is not the request key (kty/n/e compared as values, not as text), or
- *                     rp_data/nonce is not the nonce sent
+ *                     rp_data/nonce (or x-ms-runtime.client-payload.nonce) is not the nonce sent
  *   -EINVAL           expect->cnf_jwk_json is not an RSA or EC JWK object (caller bug)
  *   -ENOMEM, -EIO     (OpenSSL could not set up the verification)
  * A "jwk" in the token's own header is ignored: keys come only from JWKS. On failure

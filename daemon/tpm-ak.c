@@ -269,9 +269,7 @@ static int ak_from_public(TpmContext *t, uint32_t handle, const TPM2B_PUBLIC *pu
         return 0;
 }
 
-/* 1 if HANDLE exists (a persistent object or NV index), 0 if not. Asking avoids a failing
- * command, which a TPM may count and which ESAPI would report as an error. */
-static int tpm_handle_exists(TpmContext *t, uint32_t handle) {
+int tpm_handle_exists(TpmContext *t, uint32_t handle) {
         _cleanup_esys_ TPMS_CAPABILITY_DATA *cap = NULL;
         TPMI_YES_NO more = TPM2_NO;
         int r;
@@ -418,27 +416,6 @@ int tpm_ak_load_or_create(TpmContext *t, uint32_t handle, AkAlgorithm alg, TpmAk
         return 1;
 }
 
-static int tpm_nv_buffer_max(TpmContext *t, uint32_t *ret) {
-        _cleanup_esys_ TPMS_CAPABILITY_DATA *cap = NULL;
-        TPMI_YES_NO more = TPM2_NO;
-        int r;
-
-        if (t->nv_buffer_max == 0) {
-                r = TPM_CALL(t, "TPM2_GetCapability(NV_BUFFER_MAX)",
-                             Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                                TPM2_CAP_TPM_PROPERTIES, TPM2_PT_NV_BUFFER_MAX, 1, &more, &cap));
-                if (r < 0)
-                        return r;
-                const TPML_TAGGED_TPM_PROPERTY *p = &cap->data.tpmProperties;
-                /* 512 is what the PC Client profile requires at least. */
-                t->nv_buffer_max = p->count > 0 && p->tpmProperty[0].property == TPM2_PT_NV_BUFFER_MAX ?
-                        p->tpmProperty[0].value : 512;
-                t->nv_buffer_max = MIN(MAX(t->nv_buffer_max, 64u), (uint32_t) TPM2_MAX_NV_BUFFER_SIZE);
-        }
-        *ret = t->nv_buffer_max;
-        return 0;
-}
-
 /* Cuts DATA to the DER certificate at its start. */
 static int cert_der_length(const uint8_t *data, size_t size, size_t *ret) {
         const unsigned char *p = data;
@@ -452,88 +429,28 @@ static int cert_der_length(const uint8_t *data, size_t size, size_t *ret) {
         return 0;
 }
 
-static int nv_read_all(TpmContext *t, ESYS_TR index, ESYS_TR auth, size_t size, uint8_t *buf) {
-        uint32_t chunk;
-        int r;
-
-        r = tpm_nv_buffer_max(t, &chunk);
-        if (r < 0)
-                return r;
-
-        for (size_t off = 0; off < size;) {
-                _cleanup_esys_ TPM2B_MAX_NV_BUFFER *data = NULL;
-                uint16_t n = (uint16_t) MIN(size - off, (size_t) chunk);
-
-                r = TPM_CALL(t, "TPM2_NV_Read",
-                             Esys_NV_Read(t->esys, auth, index, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                                          n, (uint16_t) off, &data));
-                if (r < 0)
-                        return r;
-                if (data->size != n)
-                        return tpm_error(t, -EBADMSG, "TPM2_NV_Read returned %u bytes instead of %u.",
-                                         data->size, n);
-                memcpy(buf + off, data->buffer, n);
-                off += n;
-        }
-        return 0;
-}
-
 int tpm_ak_read_cert_nv(TpmContext *t, uint32_t nv_index, Buffer *ret) {
-        _cleanup_tpm_handle_ TpmHandle h = TPM_HANDLE_INIT(t, false);
-        _cleanup_esys_ TPM2B_NV_PUBLIC *pub = NULL;
-        _cleanup_free_ uint8_t *buf = NULL;
+        _cleanup_(buffer_done) Buffer b = {};
         size_t len;
         int r;
 
         assert(t);
         assert(ret);
 
-        if ((nv_index & TPM_HANDLE_RANGE_MASK) != TPM_HANDLE_NV_INDEX_FIRST)
-                return tpm_error(t, -EINVAL, "0x%08x is not an NV index handle.", nv_index);
-
-        r = tpm_handle_exists(t, nv_index);
+        r = tpm_nv_read(t, nv_index, &b);
         if (r < 0)
                 return r;
         if (r == 0) {
-                log_debug("No AK certificate: NV index 0x%08x is not defined.", nv_index);
+                log_debug("No AK certificate in NV index 0x%08x.", nv_index);
                 *ret = (Buffer) {};
                 return 0;
         }
-
-        r = TPM_CALL(t, "Esys_TR_FromTPMPublic(NV)",
-                     Esys_TR_FromTPMPublic(t->esys, nv_index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &h.tr));
-        if (r < 0)
-                return r;
-        r = TPM_CALL(t, "TPM2_NV_ReadPublic",
-                     Esys_NV_ReadPublic(t->esys, h.tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL));
-        if (r < 0)
-                return r;
-
-        TPMA_NV attrs = pub->nvPublic.attributes;
-        if (((attrs & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) != TPM2_NT_ORDINARY)
-                return tpm_error(t, -EBADMSG, "NV index 0x%08x is not an ordinary data index.", nv_index);
-        if (!(attrs & TPMA_NV_WRITTEN)) {
-                log_debug("No AK certificate: NV index 0x%08x was never written.", nv_index);
-                *ret = (Buffer) {};
-                return 0;
-        }
-        if (pub->nvPublic.dataSize == 0)
-                return tpm_error(t, -EBADMSG, "NV index 0x%08x is empty.", nv_index);
-
-        buf = malloc(pub->nvPublic.dataSize);
-        if (!buf)
-                return -ENOMEM;
-        /* Read with the index's own (empty) authorization when allowed, else the owner's. */
-        r = nv_read_all(t, h.tr, (attrs & TPMA_NV_AUTHREAD) || !(attrs & TPMA_NV_OWNERREAD) ?
-                        h.tr : ESYS_TR_RH_OWNER, pub->nvPublic.dataSize, buf);
-        if (r < 0)
-                return r;
-
-        r = cert_der_length(buf, pub->nvPublic.dataSize, &len);
+        r = cert_der_length(b.data, b.size, &len);
         if (r < 0)
                 return tpm_error(t, r, "NV index 0x%08x does not hold a DER X.509 certificate.", nv_index);
-
-        *ret = (Buffer) { .data = TAKE_PTR(buf), .size = len };
+        b.size = len;
+        *ret = b;
+        b = (Buffer) {};
         return 1;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by tpm.c, tpm-pcr.c and tpm-ak.c only: the TpmContext layout, the retry wrapper around
+/* Shared by the tpm*.c files only: the TpmContext layout, the retry wrapper around
  * ESAPI calls, and TpmHandle, whose cleanup flushes a transient object so no path leaks one. */
 #pragma once
 
@@ -77,6 +77,17 @@ static inline bool tpm_name_equal(const TPM2B_NAME *a, const TPM2B_NAME *b) {
 /* Builds a TPML_PCR_SELECTION for MASK over BANKS after validating both (-EINVAL). */
 int tpm_pcr_selection(TpmContext *t, uint32_t mask, const uint16_t *banks, size_t n_banks,
                       TPML_PCR_SELECTION *ret);
+
+/* 1 if HANDLE exists (a persistent object or NV index), 0 if not. Asking avoids a failing
+ * command, which a TPM may count and which ESAPI would report as an error. */
+int tpm_handle_exists(TpmContext *t, uint32_t handle);
+
+/* Opens the AK's persistent handle into H and makes sure it still holds the AK (same name):
+ * -EKEYREJECTED if not. */
+int tpm_ak_open(TpmContext *t, const TpmAk *ak, TpmHandle *h);
+
+/* The raw signature bytes of an RSASSA-SHA256 TPMT_SIGNATURE; -EBADMSG for any other kind. */
+int tpm_signature_rsassa_raw(TpmContext *t, const TPMT_SIGNATURE *sig, Buffer *ret);
 
 /* The AK's name and public area, for the quote in tpm-pcr.c. */
 const TPM2B_NAME *tpm_ak_name(const TpmAk *ak);

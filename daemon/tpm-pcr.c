@@ -240,7 +240,7 @@ static TPMT_SIG_SCHEME quote_scheme(const TPMT_PUBLIC *pub) {
 }
 
 /* Opens the AK's persistent handle and makes sure it still holds the AK (same name). */
-static int quote_open_ak(TpmContext *t, const TpmAk *ak, TpmHandle *h) {
+int tpm_ak_open(TpmContext *t, const TpmAk *ak, TpmHandle *h) {
         _cleanup_esys_ TPM2B_NAME *name = NULL;
         int r;
 
@@ -313,7 +313,7 @@ int tpm_quote(TpmContext *t, const TpmAk *ak, uint32_t mask, const uint16_t *ban
                 memcpy(qd.buffer, qualifying, qsize);
         qd.size = (UINT16) qsize;
 
-        r = quote_open_ak(t, ak, &key);
+        r = tpm_ak_open(t, ak, &key);
         if (r < 0)
                 return r;
         scheme = quote_scheme(tpm_ak_public(ak));

@@ -64,6 +64,17 @@ int tpm_get_active_banks(TpmContext *t, uint16_t ret_banks[PCR_BANKS_MAX], size_
  * TPM_HANDLE_TRANSIENT_FIRST or TPM_HANDLE_PERSISTENT_FIRST. *ret is malloc'd (NULL when *ret_n is 0). */
 int tpm_get_handles(TpmContext *t, uint32_t first, uint32_t **ret, size_t *ret_n);
 
+/* Reads the whole of the ordinary NV index NV_INDEX (in chunks of the TPM's NV buffer size), with
+ * the index's own empty authorization when it allows that, else the owner's. Returns 1 and fills
+ * *ret, or 0 and an empty *ret when the index is not defined or was never written. -EINVAL for a
+ * handle outside the NV range, -EBADMSG for a counter/bits/extend index or an empty one, TPM
+ * errors as above. */
+int tpm_nv_read(TpmContext *t, uint32_t nv_index, Buffer *ret);
+
+/* Replaces the owner-defined ordinary index NV_INDEX with one of exactly SIZE bytes holding DATA
+ * (undefine if present, define with owner and empty-auth read/write, write in chunks). */
+int tpm_nv_replace(TpmContext *t, uint32_t nv_index, const void *data, size_t size);
+
 /* Reads the PCRs of MASK (bit n = PCR n) in each of the N_BANKS BANKS, looping past the TPM's
  * per-call limit, so that all values belong to one pcrUpdateCounter (the read restarts if the
  * counter moves). RET gets one bank per requested bank, in order, with exactly MASK present.

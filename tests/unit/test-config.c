@@ -26,6 +26,10 @@ typedef struct KeyCase {
 
 static const KeyCase key_cases[] = {
         /* [Service] */
+        { "[Service]\nProvider=azure-guest", 0, "Provider=azure-guest" },
+        { "[Service]\nProvider=tpm", 0, "Provider=tpm" },
+        { "[Service]\nProvider=auto", 0, "Provider=auto" },
+        { "[Service]\nProvider=azure", -EINVAL, NULL },
         { "[Service]\nEndpoint=https://a.eus.attest.azure.net", 0, "Endpoint=https://a.eus.attest.azure.net" },
         { "[Service]\nEndpoint=https://a.example:8443//", 0, "Endpoint=https://a.example:8443" },
         { "[Service]\nEndpoint=http://a.example", -EINVAL, NULL },
@@ -51,6 +55,8 @@ static const KeyCase key_cases[] = {
         { "[Service]\nClockSkewSec=soon", -EINVAL, NULL },
         { "[Service]\nRelyingPartyId=https://contoso.com", 0, "RelyingPartyId=https://contoso.com" },
         { "[Service]\nSendNonce=no", 0, "SendNonce=no" },
+        { "[Service]\nSharedProviders=/etc/attestd/regions.tsv", 0, "SharedProviders=/etc/attestd/regions.tsv" },
+        { "[Service]\nSharedProviders=regions.tsv", -EINVAL, NULL },
         { "[Service]\nSendNonce=maybe", 0, "SendNonce=yes" },
         /* [Auth] */
         { "[Auth]\nMethod=imds", 0, "Method=imds" },
@@ -77,6 +83,8 @@ static const KeyCase key_cases[] = {
         { "[TPM]\nAKAlgorithm=dsa", -EINVAL, NULL },
         { "[TPM]\nAKCertNVIndex=0", 0, "AKCertNVIndex=0x00000000" },
         { "[TPM]\nAKCertFile=/etc/ak.pem", 0, "AKCertFile=/etc/ak.pem" },
+        { "[TPM]\nAKCertRenewal=yes", 0, "AKCertRenewal=yes" },
+        { "[TPM]\nAKCertRenewal=later", 0, "AKCertRenewal=no" },
         { "[TPM]\nPCRs=0-7,14", 0, "PCRs=0-7,14" },
         { "[TPM]\nPCRs=0, 2 ,4-5", 0, "PCRs=0,2,4-5" },
         { "[TPM]\nPCRs=0-24", -EINVAL, NULL },
@@ -134,7 +142,7 @@ START_TEST(test_every_key_in_table_is_tested) {
         config_dump(c, f);
         fclose(f);
         for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                if (l[0] == '[')
+                if (l[0] == '[' || l[0] == '#')
                         continue;
                 char key[64];
                 snprintf(key, sizeof key, "\n%.*s=", (int) strcspn(l, "="), l);
@@ -144,6 +152,50 @@ START_TEST(test_every_key_in_table_is_tested) {
                 ck_assert_msg(found, "key %s has no test row", key + 1);
         }
         free(buf);
+}
+END_TEST
+
+/* What Provider= resolves to, and what --test-config says about it. */
+START_TEST(test_provider_resolution) {
+        static const struct {
+                const char *text;
+                ProviderKind want;
+                const char *comment;
+        } cases[] = {
+                { "", PROVIDER_AZURE_GUEST, "# resolved at run time: azure-guest if this is an Azure VM" },
+                { "[Service]\nEndpoint=https://a.example", PROVIDER_TPM, "# resolved: tpm (Endpoint= is set)" },
+                { "[Service]\nProvider=azure-guest", PROVIDER_AZURE_GUEST, "# resolved at run time: azure-guest, endpoint" },
+                { "[Service]\nProvider=azure-guest\nEndpoint=https://a.example", PROVIDER_AZURE_GUEST, NULL },
+                { "[Service]\nProvider=tpm\nEndpoint=https://a.example", PROVIDER_TPM, NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r;
+                _cleanup_(config_freep) Config *c = parse(cases[i].text, &r);
+                char *buf = NULL;
+                size_t size = 0;
+
+                ck_assert_int_eq(r, 0);
+                ck_assert_int_eq(config_resolve_provider(c), cases[i].want);
+                ck_assert_int_eq(config_verify(c), 0);
+                FILE *f = open_memstream(&buf, &size);
+                config_dump(c, f);
+                fclose(f);
+                if (cases[i].comment)
+                        ck_assert_msg(strstr(buf, cases[i].comment), "'%s': no '%s' in:\n%s", cases[i].text,
+                                      cases[i].comment, buf);
+                else
+                        ck_assert_ptr_null(strstr(buf, "# resolved"));
+                free(buf);
+        }
+}
+END_TEST
+
+START_TEST(test_provider_tpm_needs_endpoint) {
+        int r;
+        _cleanup_(config_freep) Config *c = parse("[Service]\nProvider=tpm", &r);
+
+        ck_assert_int_eq(r, 0);
+        ck_assert_int_eq(config_verify(c), -EINVAL);
 }
 END_TEST
 
@@ -319,6 +371,8 @@ static Suite *config_suite(void) {
         tcase_add_loop_test(tc, test_key, 0, ELEMENTSOF(key_cases));
         tcase_add_test(tc, test_every_key_in_table_is_tested);
         tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_provider_resolution);
+        tcase_add_test(tc, test_provider_tpm_needs_endpoint);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("files");

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* The /attest/Tpm provider (PROTOCOL.md): Entra token, leg 1 (challenge), TPM evidence bound to the
+ * challenge and a request key, leg 2 (report). The token is then verified by the shared driver
+ * against the request key (cnf) and the rp_data nonce. */
+#include "attest-internal.h"
+#include "b64.h"
+#include "cleanup.h"
+#include "evidence.h"
+#include "maa-msg.h"
+#include "request-key.h"
+#include "tpm-ak.h"
+
+#define NONCE_SIZE 16
+
+/* Across runs. */
+typedef struct TpmProvider {
+        Attester *attester;
+        TpmAk *ak;                      /* loaded (or created) on the first run, then reused */
+        RequestKey *spare_key;          /* made while idle: RSA key generation takes 0.1-1 s */
+        sd_event_source *keygen_source;
+} TpmProvider;
+
+/* One run. */
+typedef struct TpmRun {
+        AuthRequest *auth_req;
+        char *authorization;
+        Buffer challenge;
+        char *service_context;
+        RequestKey *key;
+        char *rp_data;
+        Evidence evidence;
+} TpmRun;
+
+static TpmProvider *state(Attester *a) {
+        return a->state;
+}
+
+static TpmRun *run(Attester *a) {
+        return a->run;
+}
+
+static void tpm_reset(Attester *a) {
+        TpmRun *r = a->run;
+
+        if (!r)
+                return;
+        auth_request_free(r->auth_req);
+        erase_and_free(r->authorization);
+        buffer_done(&r->challenge);
+        free(r->service_context);
+        request_key_free(r->key);
+        free(r->rp_data);
+        evidence_done(&r->evidence);
+        free(r);
+        a->run = NULL;
+}
+
+/* Makes the next run's request key while the loop has nothing else to do, so a PCR change or a
+ * refresh does not wait for RSA key generation. The key never leaves memory. */
+static int on_keygen(sd_event_source *s, void *userdata) {
+        Attester *a = userdata;
+        TpmProvider *p = state(a);
+
+        p->keygen_source = sd_event_source_disable_unref(p->keygen_source);
+        /* Never while a run waits for the network: this blocks the loop for 0.1-1 s (more on a
+         * loaded machine), and curl's timers would count it against the request. The run then
+         * makes its key itself, between the legs, when nothing is in flight. */
+        if (a->running)
+                return 0;
+        if (!p->spare_key && request_key_new(&p->spare_key) < 0)
+                p->spare_key = NULL; /* made on demand then */
+        return 0;
+}
+
+static void tpm_idle(Attester *a) {
+        TpmProvider *p = state(a);
+
+        if (p->spare_key || p->keygen_source)
+                return;
+        if (sd_event_add_defer(a->event, &p->keygen_source, on_keygen, a) >= 0)
+                (void) sd_event_source_set_priority(p->keygen_source, SD_EVENT_PRIORITY_IDLE);
+}
+
+static int tpm_init(Attester *a, void **ret_state) {
+        TpmProvider *p = calloc(1, sizeof *p);
+
+        if (!p)
+                return -ENOMEM;
+        p->attester = a;
+        *ret_state = p;
+        return 0;
+}
+
+static void tpm_free_state(void *s) {
+        TpmProvider *p = s;
+
+        if (!p)
+                return;
+        sd_event_source_disable_unref(p->keygen_source);
+        request_key_free(p->spare_key);
+        tpm_ak_free(p->ak);
+        free(p);
+}
+
+static int post_leg(Attester *a, const char *body, http_done_fn cb) {
+        _cleanup_free_ char *suffix = NULL;
+        const char *headers[4] = { "Content-Type: application/json", "Accept: application/json" };
+
+        if (asprintf(&suffix, "/attest/Tpm?api-version=%s", a->config->api_version) < 0)
+                return -ENOMEM;
+        if (run(a)->authorization)
+                headers[2] = run(a)->authorization;
+        return attest_post(a, suffix, headers, body, cb);
+}
+
+static void on_report(HttpRequest *req, HttpResult *res, void *userdata) {
+        Attester *a = userdata;
+        _cleanup_(json_object_putp) json_object *payload = NULL;
+        _cleanup_free_ char *reason = NULL, *report = NULL;
+
+        a->http_req = http_request_free(a->http_req);
+        if (attest_reply_failed(a, res, "attestation request", true))
+                return;
+        if (maa_parse_envelope(res->body, res->body_size, &payload, &reason) < 0 ||
+            maa_parse_report(payload, &report, &reason) < 0)
+                return attest_finish(a, ATTEST_RETRY, -EBADMSG, "malformed report from %s: %s", a->endpoint,
+                                     strna(reason));
+
+        TpmRun *r = run(a);
+        a->expect.cnf_jwk_json = request_key_jwk(r->key);
+        a->expect.rp_data = r->rp_data;
+        a->result.pcrs = r->evidence.quote.pcrs;
+        a->result.pcr_mask = r->evidence.quote.pcr_mask;
+        a->result.pcr_update_counter = r->evidence.quote.pcr_update_counter;
+        attest_verify_token(a, TAKE_PTR(report));
+}
+
+static int make_nonce(char **ret) {
+        uint8_t nonce[NONCE_SIZE];
+        if (getentropy(nonce, sizeof nonce) < 0)
+                return -errno;
+        return b64url_encode(nonce, sizeof nonce, ret);
+}
+
+static void step_request(Attester *a) {
+        _cleanup_free_ char *reason = NULL, *body = NULL;
+        TpmRun *t = run(a);
+        uint8_t qd[32];
+        int r;
+
+        t->key = TAKE_PTR(state(a)->spare_key);
+        r = t->key ? 0 : request_key_new(&t->key);
+        if (r < 0)
+                return attest_finish(a, ATTEST_ERROR, r, "cannot generate the request key: %s", strerror(-r));
+        r = maa_qualifying_data(request_key_jwk(t->key), &t->challenge, qd);
+        if (r < 0)
+                return attest_finish(a, ATTEST_ERROR, r, "cannot hash the qualifying data: %s", strerror(-r));
+
+        r = evidence_collect(a->tpm, state(a)->ak, a->config, qd, sizeof qd, &t->evidence, &reason);
+        if (r < 0)
+                return attest_finish(a, r == -EBUSY ? ATTEST_RETRY : ATTEST_ERROR, r, "%s",
+                                     reason ?: strerror(-r));
+        a->result.evidence_collected = true;
+        a->result.ak_cert_sent = t->evidence.aik_cert.size > 0;
+        a->replay_mismatch = t->evidence.replay_mismatch;
+        if (a->config->send_nonce) {
+                r = make_nonce(&t->rp_data);
+                if (r < 0)
+                        return attest_finish(a, ATTEST_ERROR, r, "cannot make a nonce: %s", strerror(-r));
+        }
+
+        MaaRequestParams p = {
+                .evidence = &t->evidence,
+                .key = t->key,
+                .challenge = &t->challenge,
+                .service_context = t->service_context,
+                .rp_id = a->config->rp_id,
+                .rp_data = t->rp_data,
+        };
+        r = maa_build_request(&p, &body);
+        if (r >= 0)
+                r = post_leg(a, body, on_report);
+        if (r < 0)
+                attest_finish(a, ATTEST_ERROR, r, "cannot send the attestation request: %s", strerror(-r));
+}
+
+static void on_challenge(HttpRequest *req, HttpResult *res, void *userdata) {
+        Attester *a = userdata;
+        _cleanup_(json_object_putp) json_object *payload = NULL;
+        _cleanup_free_ char *reason = NULL;
+
+        a->http_req = http_request_free(a->http_req);
+        if (attest_reply_failed(a, res, "challenge request", false))
+                return;
+        if (maa_parse_envelope(res->body, res->body_size, &payload, &reason) < 0 ||
+            maa_parse_challenge(payload, &run(a)->challenge, &run(a)->service_context, &reason) < 0)
+                return attest_finish(a, ATTEST_RETRY, -EBADMSG, "malformed challenge from %s: %s", a->endpoint,
+                                     strna(reason));
+        attest_forget_request_id(a); /* a later local failure is not this call's */
+        step_request(a);
+}
+
+static void step_init(Attester *a) {
+        _cleanup_free_ char *body = NULL;
+        int r = maa_build_init(&body);
+        if (r >= 0)
+                r = post_leg(a, body, on_challenge);
+        if (r < 0)
+                attest_finish(a, ATTEST_ERROR, r, "cannot send the challenge request: %s", strerror(-r));
+}
+
+static void on_auth(AuthRequest *q, const AuthResult *res, void *userdata) {
+        Attester *a = userdata;
+        TpmRun *t = run(a);
+
+        t->auth_req = auth_request_free(t->auth_req);
+        if (res->error < 0) {
+                bool transient = res->error == -EAGAIN || res->http_status >= 500 ||
+                                 IN_SET(res->error, -ETIMEDOUT, -ECONNREFUSED, -ENXIO, -ECONNRESET, -EPROTO);
+                attest_keep_retry_after(a, res->retry_after_sec);
+                return attest_finish(a, transient ? ATTEST_RETRY : ATTEST_ERROR, res->error,
+                                     "cannot get an Entra token (%s): %s",
+                                     auth_method_to_string(a->config->auth_method),
+                                     res->reason ?: strerror(-res->error));
+        }
+        if (res->authorization) {
+                /* Sized up front, not asprintf(): its growing buffer would leave unwiped copies of
+                 * the bearer token in freed memory. tpm_reset() wipes this one. */
+                static const char prefix[] = "Authorization: ";
+                size_t n = strlen(res->authorization);
+
+                t->authorization = malloc(sizeof prefix + n);
+                if (!t->authorization)
+                        return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+                memcpy(stpcpy(t->authorization, prefix), res->authorization, n + 1);
+        }
+        step_init(a);
+}
+
+static void tpm_start(Attester *a) {
+        TpmProvider *p = state(a);
+        int r;
+
+        a->run = calloc(1, sizeof(TpmRun));
+        if (!a->run)
+                return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+        if (!p->ak) {
+                r = tpm_ak_load_or_create(a->tpm, a->config->ak_handle, a->config->ak_algorithm, &p->ak);
+                if (r < 0)
+                        return attest_finish(a, r == -EBUSY ? ATTEST_RETRY : ATTEST_ERROR, r,
+                                             "cannot load or create the attestation key at 0x%08x: %s",
+                                             a->config->ak_handle,
+                                             *tpm_context_last_error(a->tpm) ? tpm_context_last_error(a->tpm) :
+                                                                                strerror(-r));
+        }
+
+        r = auth_get_token(a->auth, on_auth, a, &run(a)->auth_req);
+        if (r < 0)
+                attest_finish(a, ATTEST_ERROR, r, "cannot request an Entra token: %s", strerror(-r));
+}
+
+const AttestProvider attest_provider_maa_tpm = {
+        .name = "tpm",
+        .init = tpm_init,
+        .free_state = tpm_free_state,
+        .start = tpm_start,
+        .reset = tpm_reset,
+        .idle = tpm_idle,
+};
