@@ -27,6 +27,7 @@ struct Attester {
         Auth *auth;
         TpmAk *ak;                      /* loaded (or created) on the first run, then reused */
         Jwks *jwks;                     /* cached across runs, fetched again once on an unknown kid */
+        char *jwks_text;                /* its document, handed on with a token verified against it */
         char *jwks_url;                 /* from the OpenID document, pinned to the endpoint */
         RequestKey *spare_key;          /* made while idle: RSA key generation takes 0.1-1 s */
         sd_event_source *keygen_source;
@@ -66,6 +67,7 @@ void attest_result_done(AttestResult *r) {
         free(r->message);
         free(r->request_id);
         free(r->token);
+        free(r->jwks);
         json_object_put(r->header);
         json_object_put(r->claims);
         *r = (AttestResult) {};
@@ -282,8 +284,15 @@ static void on_jwks(HttpRequest *req, HttpResult *res, void *userdata) {
         if (jwks_parse(res->body, res->body_size, &jwks, &reason) < 0)
                 return finish(a, ATTEST_RETRY, -EBADMSG, "key set from %s is malformed: %s", a->jwks_url,
                               strna(reason));
+        char *text = strndup(res->body, res->body_size);
+        if (!text) {
+                jwks_free(jwks);
+                return finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+        }
         jwks_free(a->jwks);
         a->jwks = jwks;
+        free(a->jwks_text);
+        a->jwks_text = text;
         step_verify(a);
 }
 
@@ -365,6 +374,9 @@ static void step_verify(Attester *a) {
         res->token = TAKE_PTR(a->report);
         res->header = json_object_get(t->header);
         res->claims = json_object_get(t->claims);
+        res->jwks = strdup(a->jwks_text);
+        if (!res->jwks)
+                return finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
         res->issued_usec = t->iat_usec;
         res->expires_usec = t->exp_usec;
         res->pcrs = a->evidence.quote.pcrs;
@@ -555,6 +567,7 @@ Attester *attester_free(Attester *a) {
         http_client_free(a->http);
         tpm_ak_free(a->ak);
         jwks_free(a->jwks);
+        free(a->jwks_text);
         free(a->jwks_url);
         sd_event_unref(a->event);
         free(a);
