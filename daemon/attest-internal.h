@@ -38,6 +38,7 @@ struct Attester {
         char *endpoint;                 /* the provider's base URL: Endpoint=, or found at run time;
                                          * NULL until known */
         Jwks *jwks;                     /* cached across runs, fetched again once on an unknown kid */
+        char *jwks_text;                /* its document, handed on with a token verified against it */
         char *jwks_url;                 /* from the OpenID document, pinned to the endpoint */
 
         /* The run in progress. */

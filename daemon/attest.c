@@ -25,6 +25,7 @@ void attest_result_done(AttestResult *r) {
         free(r->message);
         free(r->request_id);
         free(r->token);
+        free(r->jwks);
         json_object_put(r->header);
         json_object_put(r->claims);
         *r = (AttestResult) {};
@@ -223,8 +224,15 @@ static void on_jwks(HttpRequest *req, HttpResult *res, void *userdata) {
         if (jwks_parse(res->body, res->body_size, &jwks, &reason) < 0)
                 return attest_finish(a, ATTEST_RETRY, -EBADMSG, "key set from %s is malformed: %s", a->jwks_url,
                                      strna(reason));
+        char *text = strndup(res->body, res->body_size);
+        if (!text) {
+                jwks_free(jwks);
+                return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+        }
         jwks_free(a->jwks);
         a->jwks = jwks;
+        free(a->jwks_text);
+        a->jwks_text = text;
         step_verify(a);
 }
 
@@ -312,6 +320,9 @@ static void step_verify(Attester *a) {
         res->token = TAKE_PTR(a->report);
         res->header = json_object_get(t->header);
         res->claims = json_object_get(t->claims);
+        res->jwks = strdup(a->jwks_text);
+        if (!res->jwks)
+                return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
         res->issued_usec = t->iat_usec;
         res->expires_usec = t->exp_usec;
         attest_finish(a, ATTEST_OK, 0, NULL);
@@ -403,6 +414,7 @@ Attester *attester_free(Attester *a) {
         auth_free(a->auth);
         http_client_free(a->http);
         jwks_free(a->jwks);
+        free(a->jwks_text);
         free(a->jwks_url);
         free(a->endpoint);
         sd_event_unref(a->event);

@@ -36,6 +36,7 @@ typedef struct AttestResult {
         char *token;                    /* compact JWT */
         json_object *header;            /* decoded JOSE header */
         json_object *claims;            /* decoded claims */
+        char *jwks;                     /* the key set document the token verified against */
         uint64_t issued_usec;           /* iat, CLOCK_REALTIME */
         uint64_t expires_usec;          /* exp, CLOCK_REALTIME */
         PcrSet pcrs;                    /* the quoted PCR values */

@@ -49,13 +49,13 @@ static int property_get_endpoint(sd_bus *bus, const char *path, const char *inte
 static int property_get_expires(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return sd_bus_message_append(reply, "t", m->token ? m->token_expires_usec : UINT64_C(0));
+        return sd_bus_message_append(reply, "t", m->token ? m->token->expires_usec : UINT64_C(0));
 }
 
 static int property_get_stale(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return sd_bus_message_append(reply, "b", m->token && (m->token_pcrs_changed || m->state == MANAGER_STALE));
+        return sd_bus_message_append(reply, "b", m->token && (m->token_stale || m->state == MANAGER_STALE));
 }
 
 /* a(sus): bank name, PCR index, lower-case hex value, for every PCR the token attests. */
@@ -68,11 +68,11 @@ static int property_get_attested_pcrs(sd_bus *bus, const char *path, const char 
         r = sd_bus_message_open_container(reply, 'a', "(sus)");
         if (r < 0)
                 return r;
-        for (size_t b = 0; m->token && b < m->token_pcrs.n_banks; b++) {
-                const PcrBank *bank = &m->token_pcrs.banks[b];
+        for (size_t b = 0; m->token && b < m->token->pcrs.n_banks; b++) {
+                const PcrBank *bank = &m->token->pcrs.banks[b];
                 for (unsigned i = 0; i < PCR_COUNT; i++) {
                         char hex[PCR_HEX_MAX];
-                        if (!pcr_bank_has(bank, i) || !(m->token_pcr_mask & (UINT32_C(1) << i)))
+                        if (!pcr_bank_has(bank, i) || !(m->token->pcr_mask & (UINT32_C(1) << i)))
                                 continue;
                         r = sd_bus_message_append(reply, "(sus)", tpm_alg_to_name(bank->alg), i,
                                                   pcr_hex(bank->values[i], bank->digest_size, hex));

@@ -82,6 +82,8 @@ static const ConfigKey config_keys[] = {
         KEY("Schedule", "RetryMaxSec", CONFIG_TIMESPAN, retry_max_usec, false),
         KEY("Schedule", "PCRPollIntervalSec", CONFIG_TIMESPAN, pcr_poll_interval_usec, false),
         KEY("Schedule", "PCRDebounceSec", CONFIG_TIMESPAN, pcr_debounce_usec, false),
+        KEY("Schedule", "PCRDebounceMaxSec", CONFIG_TIMESPAN, pcr_debounce_max_usec, false),
+        KEY("Schedule", "PCRMinIntervalSec", CONFIG_TIMESPAN, pcr_min_interval_usec, false),
 
         KEY("Cache", "RuntimeDirectory", CONFIG_ABS_PATH, runtime_directory, true),
         KEY("Cache", "TokenGroup", CONFIG_STRING, token_group, false),
@@ -343,6 +345,8 @@ int config_new_default(Config **ret) {
                 .retry_max_usec = 10 * 60 * USEC_PER_SEC,
                 .pcr_poll_interval_usec = 5 * USEC_PER_SEC,
                 .pcr_debounce_usec = 2 * USEC_PER_SEC,
+                .pcr_debounce_max_usec = 30 * USEC_PER_SEC,
+                .pcr_min_interval_usec = 30 * USEC_PER_SEC,
         };
         if (!(c->api_version = strdup("2022-08-01")) ||
             !(c->authority_url = strdup("https://login.microsoftonline.com")) ||

@@ -79,6 +79,8 @@ typedef struct Config {
         uint64_t retry_max_usec;
         uint64_t pcr_poll_interval_usec; /* 0 = no polling */
         uint64_t pcr_debounce_usec;
+        uint64_t pcr_debounce_max_usec; /* the debounce never delays a PCR change's attempt longer */
+        uint64_t pcr_min_interval_usec; /* between two PCR-triggered attempts */
 
         /* [Cache] */
         char *runtime_directory;

@@ -7,6 +7,10 @@
 #include "log.h"
 #include "manager.h"
 
+/* --once while a daemon (or another --once) holds the runtime directory: sysexits' EX_TEMPFAIL,
+ * "try again later", distinct from a failed attestation (1). */
+#define EXIT_RUNTIME_DIR_BUSY 75
+
 static const char *arg_config = NULL;
 static bool arg_test_config = false;
 static bool arg_once = false;
@@ -18,6 +22,7 @@ static void help(void) {
                "  -c, --config FILE   configuration file (default " CONFIG_FILE_DEFAULT ")\n"
                "  -t, --test-config   check the configuration, print the effective values, exit\n"
                "      --once          attest once, write the token files, print the result, exit\n"
+               "                      (exit 75 while a running attestd holds the runtime directory)\n"
                "  -d, --debug         log debug messages\n"
                "  -h, --help          show this help\n"
                "      --version       show the version\n"
@@ -90,6 +95,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_start(m);
+        if (r == -EBUSY && arg_once)
+                return EXIT_RUNTIME_DIR_BUSY;
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_run(m);

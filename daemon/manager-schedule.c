@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* When to attest: retry backoff with jitter, refresh before expiry, withdrawal at expiry, PCR
- * change detection (update-counter polling, systemd's measurement log) and resume detection. */
+ * change detection (update-counter polling, systemd's measurement log) with a bounded debounce and
+ * a rate limit, and resume detection. Reports through m->hooks; publishes nothing itself. */
 #include <sys/inotify.h>
 #include <time.h>
 
-#include "bus.h"
 #include "log-ids.h"
 #include "log.h"
 #include "manager.h"
@@ -59,7 +59,8 @@ void format_delay(uint64_t usec, char buf[static 32]) {
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        manager_attest_now(userdata, "retrying after a failure");
+        Manager *m = userdata;
+        m->hooks.attest(m, "retrying after a failure");
         return 0;
 }
 
@@ -79,24 +80,25 @@ int manager_schedule_retry(Manager *m, uint64_t retry_after_usec, uint64_t *ret_
 }
 
 static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
-        manager_attest_now(userdata, "refreshing the token");
+        Manager *m = userdata;
+        m->hooks.attest(m, "refreshing the token");
         return 0;
 }
 
-int manager_schedule_refresh(Manager *m) {
+int manager_schedule_refresh(Manager *m, const TokenRecord *t) {
         uint64_t now = now_usec(CLOCK_REALTIME), issued, lifetime, target;
 
-        if (!m->token || m->token_expires_usec <= now)
+        if (!t || t->expires_usec <= now)
                 return 0;
-        issued = m->token_issued_usec && m->token_issued_usec < m->token_expires_usec ? m->token_issued_usec : now;
-        lifetime = m->token_expires_usec - issued;
+        issued = t->issued_usec && t->issued_usec < t->expires_usec ? t->issued_usec : now;
+        lifetime = t->expires_usec - issued;
 
         /* RefreshPercent of the lifetime, ±10 % of it. */
         target = issued + lifetime * m->config->refresh_percent / 100;
         target = target - lifetime / 10 + random_below(lifetime / 5 + 1);
         if (m->config->refresh_interval_usec > 0)
                 target = MIN(target, now + m->config->refresh_interval_usec);
-        target = MIN(target, m->token_expires_usec - MIN(lifetime / 20, 60 * USEC_PER_SEC));
+        target = MIN(target, t->expires_usec - MIN(lifetime / 20, 60 * USEC_PER_SEC));
         target = MAX(target, now + USEC_PER_SEC);
 
         m->next_attestation_usec = target;
@@ -106,18 +108,10 @@ int manager_schedule_refresh(Manager *m) {
 
 static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        char field[64];
-        const char *fields[] = { field, NULL };
 
-        if (!m->token || m->token_expires_usec > now_usec(CLOCK_REALTIME))
+        if (!m->token || m->token->expires_usec > now_usec(CLOCK_REALTIME))
                 return manager_schedule_expiry(m);
-
-        snprintf(field, sizeof field, "ATTESTD_TOKEN_EXPIRY_USEC=%" PRIu64, m->token_expires_usec);
-        log_struct(LOG_WARNING, 0, ATTESTD_MESSAGE_TOKEN_EXPIRED, fields,
-                   "The attestation token expired before it could be refreshed; withdrawing it.");
-        manager_drop_token(m, "expired");
-        if (!attester_is_running(m->attester))
-                manager_attest_now(m, "the token expired");
+        m->hooks.token_expired(m);
         return 0;
 }
 
@@ -127,11 +121,11 @@ int manager_schedule_expiry(Manager *m) {
         if (!m->token)
                 return 0;
         if (m->expiry_timer) {
-                r = sd_event_source_set_time(m->expiry_timer, m->token_expires_usec);
+                r = sd_event_source_set_time(m->expiry_timer, m->token->expires_usec);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(m->expiry_timer, SD_EVENT_ONESHOT);
         } else
-                r = sd_event_add_time(m->event, &m->expiry_timer, CLOCK_REALTIME, m->token_expires_usec,
+                r = sd_event_add_time(m->event, &m->expiry_timer, CLOCK_REALTIME, m->token->expires_usec,
                                       TIMER_ACCURACY_POLL, on_expiry, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the expiry timer: %m");
@@ -139,8 +133,35 @@ int manager_schedule_expiry(Manager *m) {
 }
 
 static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {
-        manager_attest_now(userdata, "measured-boot PCRs changed");
+        Manager *m = userdata;
+
+        m->pcr_burst_start_usec = 0;
+        /* A pending retry owns the next attempt (it honours the service's Retry-After), and its
+         * quote carries the new values anyway. */
+        if (m->retry_timer && sd_event_source_get_enabled(m->retry_timer, NULL) > 0)
+                return 0;
+        m->last_pcr_attempt_usec = now_usec(CLOCK_BOOTTIME);
+        m->hooks.attest(m, "measured-boot PCRs changed");
         return 0;
+}
+
+/* When the attempt for a PCR change seen now is due (CLOCK_BOOTTIME): PCRDebounceSec= after this
+ * change, but no later than PCRDebounceMaxSec= after the first change of the burst, so PCRs that
+ * never settle still get a fresh token; and never sooner than PCRMinIntervalSec= after the last
+ * PCR-triggered attempt, so a PCR that moves all the time (IMA's PCR 10) cannot make attestd
+ * hammer the service. The token stays marked stale meanwhile. */
+static uint64_t pcr_attempt_due(Manager *m, uint64_t now) {
+        const Config *c = m->config;
+        uint64_t due;
+
+        if (m->pcr_burst_start_usec == 0)
+                m->pcr_burst_start_usec = now;
+        /* A maximum below the debounce itself acts as the debounce. */
+        due = MIN(now + c->pcr_debounce_usec,
+                  m->pcr_burst_start_usec + MAX(c->pcr_debounce_max_usec, c->pcr_debounce_usec));
+        if (m->last_pcr_attempt_usec > 0)
+                due = MAX(due, m->last_pcr_attempt_usec + c->pcr_min_interval_usec);
+        return MAX(due, now);
 }
 
 /* Reads the attested PCRs of MASK again and compares them with the token's. Returns 1 if they
@@ -151,15 +172,15 @@ static int attested_pcrs_changed(Manager *m, TpmContext *tpm, uint32_t mask) {
         size_t n = 0;
         int r;
 
-        for (size_t i = 0; i < m->token_pcrs.n_banks; i++)
-                banks[n++] = m->token_pcrs.banks[i].alg;
-        mask &= m->token_pcr_mask;
+        for (size_t i = 0; i < m->token->pcrs.n_banks; i++)
+                banks[n++] = m->token->pcrs.banks[i].alg;
+        mask &= m->token->pcr_mask;
         if (n == 0 || mask == 0)
                 return 0;
         r = tpm_pcr_read(tpm, mask, banks, n, &now, NULL);
         if (r < 0)
                 return r;
-        r = pcr_set_compare(&m->token_pcrs, &now, NULL);
+        r = pcr_set_compare(&m->token->pcrs, &now, NULL);
         return r > 0 ? 1 : r;
 }
 
@@ -176,7 +197,7 @@ static void check_resume(Manager *m) {
         if (offset > m->boottime_offset_usec + RESUME_THRESHOLD_USEC) {
                 log_info("Resumed from suspend; attesting again.");
                 m->boottime_offset_usec = offset;
-                manager_attest_now(m, "resumed from suspend");
+                m->hooks.attest(m, "resumed from suspend");
                 return;
         }
         m->boottime_offset_usec = offset;
@@ -215,7 +236,7 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         bool moved = !m->have_pcr_counter || counter != m->pcr_counter;
         m->pcr_counter = counter;
         m->have_pcr_counter = true;
-        if (!m->token || (!moved && (m->token_pcrs_changed || !(m->token_pcr_mask & PCR_NO_INCREMENT_MASK))))
+        if (!m->token || (!moved && (m->token_stale || !(m->token->pcr_mask & PCR_NO_INCREMENT_MASK))))
                 return;
 
         r = attested_pcrs_changed(m, tpm, moved ? UINT32_MAX : PCR_NO_INCREMENT_MASK);
@@ -225,14 +246,13 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         }
         if (r == 0)
                 return;
-        if (!m->token_pcrs_changed) {
-                m->token_pcrs_changed = true;
+        if (!m->token_stale) {
                 log_struct(LOG_NOTICE, 0, ATTESTD_MESSAGE_PCRS_CHANGED, NULL,
                            "Attested PCRs changed; the token is stale until attested again.");
-                (void) manager_write_token(m, false);
-                bus_emit_changed(m);
+                m->hooks.pcrs_changed(m);
         }
-        (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, m->config->pcr_debounce_usec,
+        uint64_t now = now_usec(CLOCK_BOOTTIME);
+        (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, pcr_attempt_due(m, now) - now,
                          TIMER_ACCURACY_FINE, on_debounce, "debounce");
 }
 

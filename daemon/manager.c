@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* The Manager's lifecycle and state machine: starting an attempt, taking its result, and making
- * every transition visible (journal, state file, D-Bus, sd_notify). */
+/* The Manager's lifecycle and state machine: starting an attempt and turning its result into one
+ * transition, which manager_publish() makes visible. */
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-id128.h>
 
 #include "bus.h"
 #include "cache.h"
 #include "http.h"
+#include "jwks.h"
 #include "log-ids.h"
 #include "log.h"
 #include "manager.h"
 #include "token-group.h"
+#include "token.h"
 
 static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
         [MANAGER_STARTING] = "starting",
@@ -19,6 +22,7 @@ static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
         [MANAGER_STALE] = "stale",
         [MANAGER_DENIED] = "denied",
         [MANAGER_FAILED] = "failed",
+        [MANAGER_STOPPED] = "stopped",
 };
 
 const char *manager_state_to_string(ManagerState s) {
@@ -26,24 +30,11 @@ const char *manager_state_to_string(ManagerState s) {
 }
 
 static bool manager_token_valid(Manager *m) {
-        return m->token && m->token_expires_usec > now_usec(CLOCK_REALTIME);
-}
-
-static void manager_publish(Manager *m) {
-        (void) manager_write_state(m);
-        bus_emit_changed(m);
-        if (!m->once)
-                (void) sd_notifyf(false, "STATUS=%s%s%s", manager_state_to_string(m->state),
-                                  *m->last_error ? ": " : "", m->last_error);
+        return m->token && m->token->expires_usec > now_usec(CLOCK_REALTIME);
 }
 
 static void manager_set_state(Manager *m, ManagerState s) {
-        if (m->state != s) {
-                log_debug("State %s → %s.", manager_state_to_string(m->state), manager_state_to_string(s));
-                m->state = s;
-                m->state_string = (char *) manager_state_to_string(s);
-        }
-        manager_publish(m);
+        (void) manager_publish(m, s, PUBLISH_KEEP, NULL, NULL);
 }
 
 static int manager_set_error(Manager *m, const char *message) {
@@ -59,68 +50,61 @@ static int manager_set_error(Manager *m, const char *message) {
         return 0;
 }
 
-/* The token being served, as one value, so a new one can be tried and the old one put back. */
-typedef struct HeldToken {
-        char *compact;
-        json_object *header, *claims;
-        uint64_t issued_usec, expires_usec;
-        PcrSet pcrs;
-        uint32_t pcr_mask;
-        bool pcrs_changed;
-} HeldToken;
+/* The result's token as the value the manager serves. */
+static int token_record_from_result(Manager *m, AttestResult *r, TokenRecord **ret) {
+        _cleanup_(token_record_freep) TokenRecord *t = calloc(1, sizeof *t);
 
-static HeldToken manager_swap_token(Manager *m, HeldToken t) {
-        HeldToken old = {
-                .compact = m->token,
-                .header = m->token_header,
-                .claims = m->token_claims,
-                .issued_usec = m->token_issued_usec,
-                .expires_usec = m->token_expires_usec,
-                .pcrs = m->token_pcrs,
-                .pcr_mask = m->token_pcr_mask,
-                .pcrs_changed = m->token_pcrs_changed,
-        };
-        m->token = t.compact;
-        m->token_header = t.header;
-        m->token_claims = t.claims;
-        m->token_issued_usec = t.issued_usec;
-        m->token_expires_usec = t.expires_usec;
-        m->token_pcrs = t.pcrs;
-        m->token_pcr_mask = t.pcr_mask;
-        m->token_pcrs_changed = t.pcrs_changed;
-        return old;
-}
-
-static void held_token_done(HeldToken *t) {
-        free(t->compact);
-        json_object_put(t->header);
-        json_object_put(t->claims);
-        *t = (HeldToken) {};
+        if (!t || !(t->endpoint = strdup(strempty(r->endpoint))) || !(t->provider = strdup(strempty(r->provider))))
+                return -ENOMEM;
+        if (r->jwks && !(t->jwks = json_tokener_parse(r->jwks)))
+                return -EBADMSG;
+        t->compact = TAKE_PTR(r->token);
+        t->header = TAKE_PTR(r->header);
+        t->claims = TAKE_PTR(r->claims);
+        t->issued_usec = r->issued_usec;
+        t->expires_usec = r->expires_usec;
+        t->pcrs = r->pcrs;
+        t->pcr_mask = r->pcr_mask;
+        *ret = TAKE_PTR(t);
+        return 0;
 }
 
 static void manager_attest_failed(Manager *m, AttestResult *r);
 
 static void manager_attest_succeeded(Manager *m, AttestResult *r) {
+        _cleanup_(token_record_freep) TokenRecord *t = NULL;
         char expiry[64], fexp[80], fcount[64];
         int k;
 
-        HeldToken old = manager_swap_token(m, (HeldToken) {
-                .compact = TAKE_PTR(r->token),
-                .header = TAKE_PTR(r->header),
-                .claims = TAKE_PTR(r->claims),
-                .issued_usec = r->issued_usec,
-                .expires_usec = r->expires_usec,
-                .pcrs = r->pcrs,
-                .pcr_mask = r->pcr_mask,
-        });
-        k = manager_write_token(m, true);
+        k = token_record_from_result(m, r, &t);
+        if (k < 0) {
+                AttestResult f = { .outcome = ATTEST_ERROR, .error = k };
+                manager_attest_failed(m, &f);
+                return;
+        }
+        uint64_t expires = t->expires_usec;
+
+        /* What the state file says about this success is set first, and put back if it does not
+         * reach the disk. */
+        uint64_t saved_last = m->last_attestation_usec, saved_next = m->next_attestation_usec;
+        _cleanup_free_ char *saved_error = strdup(m->last_error);
+        if (!saved_error)
+                return (void) log_oom();
+        m->attestation_count++;
+        m->last_attestation_usec = now_usec(CLOCK_REALTIME);
+        (void) manager_set_error(m, "");
+        (void) manager_schedule_refresh(m, t);
+
+        k = manager_publish(m, MANAGER_ATTESTED, PUBLISH_NEW, TAKE_PTR(t), NULL);
         if (k < 0) {
                 /* Nobody can use a token that is not on disk: this is no success. The previous token
-                 * (whose file the failed atomic write left in place) stays served. */
-                HeldToken failed = manager_swap_token(m, old);
-                held_token_done(&failed);
-                if (m->token)
-                        (void) manager_write_token(m, false);
+                 * and its files stay as they were. */
+                m->attestation_count--;
+                m->last_attestation_usec = saved_last;
+                m->next_attestation_usec = saved_next;
+                free(m->last_error);
+                m->last_error = TAKE_PTR(saved_error);
+                m->refresh_timer = sd_event_source_disable_unref(m->refresh_timer);
                 AttestResult f = { .outcome = ATTEST_ERROR, .error = k };
                 if (asprintf(&f.message, "cannot write the token to %s: %s", m->config->runtime_directory,
                              strerror(-k)) < 0)
@@ -129,26 +113,19 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
                 attest_result_done(&f);
                 return;
         }
-        held_token_done(&old);
         m->pcr_counter = r->pcr_update_counter;
         m->have_pcr_counter = true;
-        m->attestation_count++;
         m->consecutive_failures = 0;
-        m->last_attestation_usec = now_usec(CLOCK_REALTIME);
-        (void) manager_set_error(m, "");
 
-        snprintf(fexp, sizeof fexp, "ATTESTD_TOKEN_EXPIRY_USEC=%" PRIu64, m->token_expires_usec);
+        snprintf(fexp, sizeof fexp, "ATTESTD_TOKEN_EXPIRY_USEC=%" PRIu64, expires);
         snprintf(fcount, sizeof fcount, "ATTESTD_ROUND_TRIPS=%u", r->round_trips);
         const char *fields[] = { fexp, fcount, NULL };
-        time_t t = (time_t) (m->token_expires_usec / USEC_PER_SEC);
-        strftime(expiry, sizeof expiry, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+        time_t tt = (time_t) (expires / USEC_PER_SEC);
+        strftime(expiry, sizeof expiry, "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
         log_struct(LOG_INFO, 0, ATTESTD_MESSAGE_ATTESTED, fields,
                    "Attested to %s (%s); token valid until %s.", strna(attester_get_endpoint(m->attester)),
                    attester_get_provider(m->attester), expiry);
-
-        (void) manager_schedule_refresh(m);
         (void) manager_schedule_expiry(m);
-        manager_set_state(m, MANAGER_ATTESTED);
 }
 
 static void manager_attest_failed(Manager *m, AttestResult *r) {
@@ -171,9 +148,9 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
         if (r->outcome == ATTEST_DENIED) {
                 log_struct(LOG_ERR, r->error, ATTESTD_MESSAGE_DENIED, fields, "Attestation denied: %s%s",
                            m->last_error, retry);
-                if (!m->config->keep_token_on_denial)
-                        manager_drop_token(m, "the service denied the current evidence");
-                manager_set_state(m, MANAGER_DENIED);
+                (void) manager_publish(m, MANAGER_DENIED,
+                                       m->config->keep_token_on_denial ? PUBLISH_KEEP : PUBLISH_WITHDRAW, NULL,
+                                       "the service denied the current evidence");
         } else {
                 log_struct(LOG_WARNING, r->error,
                            r->error == -ECONNREFUSED || r->error == -ENXIO || r->error == -ETIMEDOUT ?
@@ -214,7 +191,7 @@ static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {
         if (m->once) {
                 if (m->state == MANAGER_ATTESTED)
                         printf("attested: token valid until %" PRIu64 " (%s/%s), %u round trips\n",
-                               m->token_expires_usec / USEC_PER_SEC, m->config->runtime_directory, CACHE_TOKEN,
+                               m->token->expires_usec / USEC_PER_SEC, m->config->runtime_directory, CACHE_TOKEN,
                                r->round_trips);
                 else
                         printf("%s: %s\n", attest_outcome_to_string(r->outcome == ATTEST_OK ? ATTEST_ERROR : r->outcome),
@@ -263,9 +240,20 @@ void manager_attest_now(Manager *m, const char *reason) {
         manager_set_state(m, MANAGER_ATTESTING);
 }
 
+/* Gives up the old runtime directory after a reload moved it: no token of ours stays there, and
+ * the directory goes too when that empties it. */
+static void manager_leave_runtime_dir(Manager *m) {
+        manager_files_remove_all(m->config->runtime_directory);
+        if (rmdir(m->config->runtime_directory) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+                log_debug_errno(errno, "Cannot remove %s, ignoring: %m", m->config->runtime_directory);
+        m->dir_fd = safe_close(m->dir_fd);
+}
+
 int manager_reload(Manager *m) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(attester_freep) Attester *a = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        bool new_dir, new_endpoint;
         gid_t gid;
         int r;
 
@@ -277,9 +265,27 @@ int manager_reload(Manager *m) {
         r = token_group_resolve(c->token_group, &gid, &group_error);
         if (r < 0)
                 return log_error_errno(r, "Reloading: %s; keeping the old configuration.", group_error);
+        new_dir = !streq(c->runtime_directory, m->config->runtime_directory);
+        new_endpoint = !endpoint_equal(c->endpoint, m->config->endpoint);
+        if (new_dir) {
+                r = manager_take_runtime_dir(c->runtime_directory, &dir_fd);
+                if (r < 0)
+                        return log_error_errno(r, "Reloading: cannot use RuntimeDirectory=%s, keeping the old configuration.",
+                                               c->runtime_directory);
+        }
         r = attester_new(m->event, c, &a);
         if (r < 0)
                 return log_error_errno(r, "Reloading: cannot set up the attester: %m");
+
+        /* A token of the old endpoint must not stay published, nor anything in a directory we leave. */
+        if (new_endpoint || new_dir)
+                (void) manager_publish(m, MANAGER_STARTING, PUBLISH_WITHDRAW, NULL,
+                                       new_endpoint ? "Endpoint= changed" : "RuntimeDirectory= changed");
+        if (new_dir) {
+                manager_leave_runtime_dir(m);
+                m->dir_fd = TAKE_FD(dir_fd);
+                (void) cache_clean_temp(c->runtime_directory);
+        }
 
         /* Swap everything that depends on the configuration, then attest with it. */
         attester_free(m->attester);
@@ -301,11 +307,37 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* A clean stop says so in the state file; the token stays until its exp (attestd(8) says why). */
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         (void) sd_notify(false, "STOPPING=1");
         attester_cancel(m->attester); /* stop mid-request: nothing is half-written, files are atomic */
+        m->next_attestation_usec = 0;
+        (void) manager_publish(m, MANAGER_STOPPED, PUBLISH_KEEP, NULL, NULL);
         return sd_event_exit(m->event, EXIT_SUCCESS);
+}
+
+static void hook_attest(Manager *m, const char *reason) {
+        manager_attest_now(m, reason);
+}
+
+static void hook_pcrs_changed(Manager *m) {
+        m->token_stale = true;
+        (void) manager_publish(m, m->state, PUBLISH_KEEP, NULL, NULL);
+}
+
+static void hook_token_expired(Manager *m) {
+        char field[64];
+        const char *fields[] = { field, NULL };
+        bool running = attester_is_running(m->attester);
+
+        snprintf(field, sizeof field, "ATTESTD_TOKEN_EXPIRY_USEC=%" PRIu64, m->token->expires_usec);
+        log_struct(LOG_WARNING, 0, ATTESTD_MESSAGE_TOKEN_EXPIRED, fields,
+                   "The attestation token expired before it could be refreshed; withdrawing it.");
+        m->expiry_timer = sd_event_source_disable_unref(m->expiry_timer);
+        (void) manager_publish(m, running ? m->state : MANAGER_FAILED, PUBLISH_WITHDRAW, NULL, "expired");
+        if (!running)
+                manager_attest_now(m, "the token expired");
 }
 
 int manager_new(const char *config_path, bool once, Manager **ret) {
@@ -320,6 +352,15 @@ int manager_new(const char *config_path, bool once, Manager **ret) {
         m->state = MANAGER_STARTING;
         m->state_string = (char *) manager_state_to_string(m->state);
         m->token_gid = (gid_t) -1;
+        m->dir_fd = -EBADF;
+        m->hooks = (ManagerHooks) {
+                .attest = hook_attest,
+                .pcrs_changed = hook_pcrs_changed,
+                .token_expired = hook_token_expired,
+        };
+        sd_id128_t boot;
+        if (sd_id128_get_boot(&boot) >= 0)
+                sd_id128_to_string(boot, m->boot_id);
         if (!(m->last_error = strdup("")) || (config_path && !(m->config_path = strdup(config_path))))
                 return log_oom();
 
@@ -360,20 +401,42 @@ int manager_new(const char *config_path, bool once, Manager **ret) {
         return 0;
 }
 
+/* Serves the token an earlier run left when it still verifies and describes this host; otherwise
+ * removes its files and says why. */
+static void manager_serve_cached_token(Manager *m) {
+        _cleanup_(token_record_freep) TokenRecord *t = NULL;
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        r = manager_load_cached_token(m, &t, &why);
+        if (r > 0) {
+                log_info("Serving the cached attestation token (valid until %s) while attesting again.",
+                         token_format_timestamp(t->expires_usec, (char[TOKEN_TIMESTAMP_MAX]) {}));
+                if (manager_publish(m, MANAGER_ATTESTED, PUBLISH_NEW, TAKE_PTR(t), NULL) >= 0)
+                        (void) manager_schedule_expiry(m);
+                return;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the cached token, ignoring it: %m");
+        else if (why)
+                log_warning("Not serving the cached token in %s: %s.", m->config->runtime_directory, why);
+        (void) manager_publish(m, MANAGER_STARTING, PUBLISH_WITHDRAW, NULL, why ?: "unreadable");
+}
+
 int manager_start(Manager *m) {
         int r;
 
-        r = cache_ensure_dir(m->config->runtime_directory);
+        /* Both modes lock the directory: --once must not overwrite a running daemon's files. */
+        r = manager_take_runtime_dir(m->config->runtime_directory, &m->dir_fd);
         if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", m->config->runtime_directory);
+                return r;
         (void) cache_clean_temp(m->config->runtime_directory);
 
         if (!m->once) {
                 r = bus_connect(m);
                 if (r < 0)
                         return r;
-                if (manager_load_cached_token(m) > 0)
-                        manager_set_state(m, MANAGER_ATTESTED);
+                manager_serve_cached_token(m);
                 (void) manager_watch_pcrs(m);
         }
         manager_attest_now(m, "start-up");
@@ -407,9 +470,8 @@ Manager *manager_free(Manager *m) {
         free(m->config_path);
         free(m->last_error);
         free(m->attempt_reason);
-        free(m->token);
-        json_object_put(m->token_header);
-        json_object_put(m->token_claims);
+        token_record_free(m->token);
+        safe_close(m->dir_fd);
         free(m);
         return NULL;
 }

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The Manager: owns the event loop, the bus connection, the configuration, the TPM context and
- * the attester, and runs the state machine (starting → attesting → attested/stale/denied/failed). */
+/* The Manager: owns the event loop, the bus connection, the configuration, the TPM context, the
+ * attester and the served token, and runs the state machine (starting → attesting →
+ * attested/stale/denied/failed → stopped). Its files, each with one job:
+ *   manager.c           lifecycle and the state machine: start an attempt, turn its result into a transition
+ *   manager-publish.c   the one place a state or a token becomes visible (files, D-Bus, sd_notify), all or nothing
+ *   manager-files.c     renders token.json and state and commits them to the runtime directory as one transaction
+ *   manager-schedule.c  decides when to attest (timers, backoff, PCR watch) and reports it through ManagerHooks
+ *   manager-startup.c   takes the runtime directory (owner, mode, lock) and verifies a token left by an earlier run
+ * Calls go down: manager.c → publish → files/bus; schedule reports up only through the hooks. */
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -9,6 +16,7 @@
 #include "attest.h"
 #include "config.h"
 #include "pcrs.h"
+#include "token-record.h"
 #include "tpm.h"
 
 typedef enum ManagerState {
@@ -18,6 +26,7 @@ typedef enum ManagerState {
         MANAGER_STALE,
         MANAGER_DENIED,
         MANAGER_FAILED,
+        MANAGER_STOPPED,        /* written to the state file on a clean stop; never seen on the bus */
         _MANAGER_STATE_MAX,
         _MANAGER_STATE_INVALID = -EINVAL,
 } ManagerState;
@@ -28,7 +37,17 @@ typedef struct PendingAttest {
         uint64_t generation;
 } PendingAttest;
 
-typedef struct Manager {
+typedef struct Manager Manager;
+
+/* What the schedule tells the manager, set by manager_new(): the schedule never calls manager.c
+ * or publishes anything itself. */
+typedef struct ManagerHooks {
+        void (*attest)(Manager *m, const char *reason);       /* a timer or a PCR change wants an attempt */
+        void (*pcrs_changed)(Manager *m);                      /* the served token's PCRs moved: it is stale */
+        void (*token_expired)(Manager *m);                     /* the served token reached its exp */
+} ManagerHooks;
+
+struct Manager {
         sd_event *event;
         sd_bus *bus;
         Config *config;
@@ -36,6 +55,9 @@ typedef struct Manager {
         bool once;                      /* attestd --once: one attempt, then exit */
         int exit_status;
         bool warned_no_ak_cert;         /* the missing AK certificate was pointed out (once) */
+        ManagerHooks hooks;
+        int dir_fd;                     /* the runtime directory, flock()ed while this process runs */
+        char boot_id[33];               /* for the state file: a reader tells a dead writer by PID + boot */
 
         TpmContext *tpm;                /* open only while in use */
         Attester *attester;
@@ -51,21 +73,18 @@ typedef struct Manager {
         bool attest_again;              /* a trigger arrived while an attempt was running */
         char *attempt_reason;
 
-        /* The token being served (NULL = none). */
-        char *token;
-        json_object *token_header;
-        json_object *token_claims;
-        uint64_t token_issued_usec;
-        uint64_t token_expires_usec;    /* CLOCK_REALTIME */
-        PcrSet token_pcrs;              /* the PCR values the token attests */
-        uint32_t token_pcr_mask;
-        bool token_pcrs_changed;        /* the PCRs moved since: the token is stale */
+        /* The token being served (NULL = none). Only manager_publish() changes it. */
+        TokenRecord *token;
+        bool token_stale;               /* the PCRs it attests moved since it was issued */
+        bool published_stale;           /* what token.json on disk says */
         gid_t token_gid;
 
         /* PCR watch */
         uint32_t pcr_counter;
         bool have_pcr_counter;
         uint64_t boottime_offset_usec;  /* BOOTTIME - MONOTONIC at the last look; grows by suspends */
+        uint64_t pcr_burst_start_usec;  /* BOOTTIME of the first change the debounce waits on; 0 = none */
+        uint64_t last_pcr_attempt_usec; /* BOOTTIME when a PCR change last started an attempt; 0 = never */
 
         sd_event_source *refresh_timer;  /* CLOCK_BOOTTIME */
         sd_event_source *retry_timer;    /* CLOCK_BOOTTIME */
@@ -77,7 +96,7 @@ typedef struct Manager {
         uint64_t attempt_generation;    /* number of attempts started */
         PendingAttest *pending_attest;
         size_t n_pending_attest;
-} Manager;
+};
 
 int manager_new(const char *config_path, bool once, Manager **ret);
 Manager *manager_free(Manager *m);
@@ -93,10 +112,25 @@ int manager_run(Manager *m);
 /* Starts an attempt now (or right after the running one). REASON goes to the journal. */
 void manager_attest_now(Manager *m, const char *reason);
 
-/* Re-reads the configuration; on error keeps the old one and returns it. */
+/* Re-reads the configuration; on error keeps the old one and returns it. A new Endpoint= or
+ * RuntimeDirectory= withdraws the token (and empties the old directory) before attesting again. */
 int manager_reload(Manager *m);
 
 const char *manager_state_to_string(ManagerState s);
+
+/* --- manager-publish.c ------------------------------------------------------------------------ */
+typedef enum PublishToken {
+        PUBLISH_KEEP,           /* the served token stays (token.json rewritten if its stale flag moved) */
+        PUBLISH_NEW,            /* TOKEN replaces it */
+        PUBLISH_WITHDRAW,       /* it is removed */
+} PublishToken;
+
+/* Makes STATE (and with PUBLISH_NEW/WITHDRAW the token change) visible: the files as one
+ * transaction, then PropertiesChanged, then sd_notify STATUS=. TOKEN is consumed (PUBLISH_NEW only).
+ * A PUBLISH_NEW whose files cannot be written changes nothing, not even memory, and returns -errno;
+ * any other failed write is logged and memory follows the decision anyway (a withdrawn token is
+ * gone, a state is what it is). WHY (may be NULL) is logged when a token is withdrawn. */
+int manager_publish(Manager *m, ManagerState state, PublishToken what, TokenRecord *token, const char *why);
 
 /* --- manager-schedule.c -------------------------------------------------------------------- */
 uint64_t now_usec(clockid_t clock);
@@ -105,11 +139,15 @@ uint64_t now_usec(clockid_t clock);
 int manager_schedule_retry(Manager *m, uint64_t retry_after_usec, uint64_t *ret_delay);
 /* "4.5s", "3.0min", "1.2h". */
 void format_delay(uint64_t usec, char buf[static 32]);
-/* Arms the refresh timer from the token's lifetime and RefreshIntervalSec=. */
-int manager_schedule_refresh(Manager *m);
+/* Arms the refresh timer from T's lifetime and RefreshIntervalSec=. */
+int manager_schedule_refresh(Manager *m, const TokenRecord *t);
 /* Arms the timer that withdraws the token at its exp. */
 int manager_schedule_expiry(Manager *m);
-/* Starts PCR change detection (counter polling, tpm2-measure.log watch). */
+/* Starts PCR change detection (counter polling, tpm2-measure.log watch). A change marks the token
+ * stale through hooks.pcrs_changed and asks for an attempt after PCRDebounceSec= of quiet, but
+ * no later than PCRDebounceMaxSec= after the first change, never sooner than PCRMinIntervalSec=
+ * after the last PCR-triggered attempt, and never while a retry (which honours Retry-After) is
+ * pending. */
 int manager_watch_pcrs(Manager *m);
 void manager_disarm_timers(Manager *m);
 /* Returns the TPM context, opening it if needed; NULL (and *reterr_message) when unavailable. */
@@ -118,11 +156,26 @@ TpmContext *manager_get_tpm(Manager *m, char **reterr_message);
 void manager_put_tpm(Manager *m);
 
 /* --- manager-files.c ----------------------------------------------------------------------- */
-/* Writes token.json and state for the current token, and the token file itself when NEW_TOKEN. */
-int manager_write_token(Manager *m, bool new_token);
-int manager_write_state(Manager *m);
-/* Withdraws the token files (and the in-memory token). */
-void manager_drop_token(Manager *m, const char *why);
-/* Loads token + token.json written by an earlier run; kept when unexpired and the PCRs it attests
- * still hold. Returns 1 when a token is now served. */
-int manager_load_cached_token(Manager *m);
+typedef enum FilesToken {
+        FILES_TOKEN_KEEP,       /* token and token.json untouched */
+        FILES_TOKEN_JSON,       /* token.json rewritten (the stale flag moved) */
+        FILES_TOKEN_NEW,        /* token.json, then token */
+        FILES_TOKEN_REMOVE,     /* token, then token.json */
+} FilesToken;
+
+/* Writes what the runtime directory must say for STATE with token T (NULL = none), stale flag
+ * STALE: the token files as WHAT says, then state, in one transaction (cache_txn). Only
+ * manager-publish.c calls it. */
+int manager_files_commit(Manager *m, ManagerState state, const TokenRecord *t, bool stale, FilesToken what);
+/* Removes every file attestd writes from DIR (a runtime directory given up by a reload). */
+void manager_files_remove_all(const char *dir);
+
+/* --- manager-startup.c ---------------------------------------------------------------------- */
+/* Creates DIR if needed, refuses one not owned by our euid or writable by group/others, and
+ * takes its lock: -EBUSY while another attestd (daemon or --once) holds it. *ret_fd holds the lock. */
+int manager_take_runtime_dir(const char *dir, int *ret_fd);
+/* The token an earlier run left in the runtime directory, verified again as if just received
+ * (signature against the key set cached with it, iss = Endpoint=, exp/nbf/iat with ClockSkewSec=,
+ * enough lifetime left) and still describing this host's PCRs. Returns 1 and *ret, or 0 with a
+ * reason in *ret_why (malloc'd) when there is none or it must not be served. */
+int manager_load_cached_token(Manager *m, TokenRecord **ret, char **ret_why);

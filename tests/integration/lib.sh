@@ -138,6 +138,7 @@ write_config() {
                 echo "RetryMaxSec=2s"
                 echo "PCRPollIntervalSec=500ms"
                 echo "PCRDebounceSec=200ms"
+                echo "PCRMinIntervalSec=1s"
                 echo "[Cache]"
                 echo "RuntimeDirectory=$RUNDIR"
                 for line in "$@"; do echo "$line"; done
@@ -218,4 +219,47 @@ start_token_server() {
 # next_attestation_in: seconds from now until NextAttestationUSec (negative when past).
 next_attestation_in() {
         echo $(( ($(get_property NextAttestationUSec) - $(date +%s%6N)) / 1000000 ))
+}
+
+# state_get KEY [DIR]: one value of the state file (shell-sourceable, so let a shell read it).
+state_get() {
+        (. "${2:-$RUNDIR}/state" && eval "printf '%s' \"\${$1-}\"")
+}
+
+# check_token_files [--settled] [DIR]: attestd(8)'s file contract. A token file is a token that
+# verifies, with a token.json describing that very token (same claims, same exp). With --settled
+# (a live daemon, not right after a kill -9) the state file agrees too: TOKEN=, EXPIRES_USEC=, and
+# STATE is one that has a token exactly when the file exists.
+check_token_files() {
+        local settled=false dir
+        [ "${1-}" = --settled ] && { settled=true; shift; }
+        dir=${1:-$RUNDIR}
+        if [ -e "$dir/token" ]; then
+                verify_token "$dir/token" >/dev/null
+                /usr/bin/python3 - "$dir/token" "$dir/token.json" <<'PY' || fail "token and token.json disagree"
+import base64, json, sys
+tok = open(sys.argv[1]).read()
+assert "\n" not in tok, "newline in token"
+p = tok.split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+d = json.load(open(sys.argv[2]))
+assert d["claims"] == claims, "claims differ"
+assert d["expires_usec"] == claims["exp"] * 1000000, "expires_usec differs"
+PY
+        fi
+        $settled || return 0
+        local state token expires
+        state=$(state_get STATE "$dir") token=$(state_get TOKEN "$dir") expires=$(state_get EXPIRES_USEC "$dir")
+        if [ -e "$dir/token" ]; then
+                assert_eq "$token" token "state TOKEN= with a token file"
+                assert_eq "$expires" "$(json_get "$dir/token.json" "d['expires_usec']")" "state EXPIRES_USEC="
+                case $state in attested | attesting | stale | denied | stopped) ;;
+                *) fail "state STATE='$state' with a token file" ;;
+                esac
+        else
+                [ ! -e "$dir/token.json" ] || fail "token.json without a token"
+                assert_eq "$token" "" "state TOKEN= without a token file"
+                assert_eq "$expires" 0 "state EXPIRES_USEC= without a token file"
+                case $state in attested | stale) fail "state STATE='$state' without a token file" ;; esac
+        fi
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for cache.c: atomic replace, modes and group, failure leaves the old file and no temp
- * file, reads with caps, shell-safe state lines. */
+ * file, multi-file transactions undone on failure, the directory lock and trust check, reads with
+ * caps, shell-safe state lines. */
 #include <check.h>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -111,6 +112,80 @@ START_TEST(test_failed_write_keeps_old) {
 }
 END_TEST
 
+static void txn_write(CacheTxn *t, const char *name, const char *text) {
+        struct iovec iov = { .iov_base = (void *) text, .iov_len = strlen(text) };
+        ck_assert_int_eq(cache_txn_write(t, name, &iov, 1, 0640, (gid_t) -1), 0);
+}
+
+static void assert_content(const char *name, const char *expected) {
+        _cleanup_free_ char *s = NULL;
+        ck_assert_int_eq(cache_read(dir, name, 1024, &s, NULL), 0);
+        ck_assert_str_eq(s, expected);
+}
+
+/* All or nothing: the third step failing puts the first two back, removals included. */
+START_TEST(test_txn) {
+        CacheTxn t;
+        char sub[128];
+
+        ck_assert_int_eq(cache_write_atomic(dir, "token.json", "old-json", 8, 0640, (gid_t) -1), 0);
+        ck_assert_int_eq(cache_write_atomic(dir, "token", "old-token", 9, 0640, (gid_t) -1), 0);
+        /* A non-empty directory in state's place: staged fine, but it cannot be replaced. */
+        snprintf(sub, sizeof sub, "%s/state", dir);
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        snprintf(sub, sizeof sub, "%s/state/x", dir);
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+
+        ck_assert_int_eq(cache_txn_begin(&t, dir), 0);
+        txn_write(&t, "token.json", "new-json");
+        txn_write(&t, "token", "new-token");
+        txn_write(&t, "state", "new-state");
+        ck_assert_int_lt(cache_txn_commit(&t), 0);
+        cache_txn_done(&t);
+        assert_content("token.json", "old-json");
+        assert_content("token", "old-token");
+        ck_assert_uint_eq(count_entries(), 3); /* no temp file, no .old backup */
+
+        ck_assert_int_eq(cache_txn_begin(&t, dir), 0);
+        ck_assert_int_eq(cache_txn_remove(&t, "token"), 0);
+        ck_assert_int_eq(cache_txn_remove(&t, "token.json"), 0);
+        txn_write(&t, "state", "new-state");
+        ck_assert_int_lt(cache_txn_commit(&t), 0);
+        cache_txn_done(&t);
+        assert_content("token", "old-token");
+        assert_content("token.json", "old-json");
+
+        snprintf(sub, sizeof sub, "rm -rf '%s/state'", dir);
+        ck_assert_int_eq(system(sub), 0);
+        ck_assert_int_eq(cache_txn_begin(&t, dir), 0);
+        txn_write(&t, "token.json", "new-json");
+        txn_write(&t, "token", "new-token");
+        txn_write(&t, "state", "new-state");
+        ck_assert_int_eq(cache_txn_commit(&t), 0);
+        cache_txn_done(&t);
+        assert_content("token.json", "new-json");
+        assert_content("token", "new-token");
+        assert_content("state", "new-state");
+        ck_assert_uint_eq(count_entries(), 3);
+}
+END_TEST
+
+START_TEST(test_lock_and_check) {
+        int fd = -EBADF, fd2 = -EBADF;
+
+        ck_assert_int_eq(cache_lock_dir(dir, &fd), 0);
+        ck_assert_int_eq(cache_lock_dir(dir, &fd2), -EBUSY); /* flock: a second open file description */
+        ck_assert_int_eq(chmod(dir, 0700), 0);
+        ck_assert_int_eq(cache_check_dir(fd, geteuid()), 0);
+        ck_assert_int_eq(cache_check_dir(fd, geteuid() + 1), -EPERM);
+        ck_assert_int_eq(chmod(dir, 0770), 0);
+        ck_assert_int_eq(cache_check_dir(fd, geteuid()), -EACCES);
+        fd = safe_close(fd);
+        ck_assert_int_eq(cache_lock_dir(dir, &fd2), 0);
+        safe_close(fd2);
+}
+END_TEST
+
 START_TEST(test_read_errors) {
         _cleanup_free_ char *s = NULL;
 
@@ -177,6 +252,8 @@ static Suite *cache_suite(void) {
         tcase_add_test(tc, test_group);
         tcase_add_test(tc, test_failed_write_keeps_old);
         tcase_add_test(tc, test_read_errors);
+        tcase_add_test(tc, test_txn);
+        tcase_add_test(tc, test_lock_and_check);
         tcase_add_test(tc, test_clean_temp);
         tcase_add_test(tc, test_state_quoting);
         tcase_add_test(tc, test_group_lookup);

@@ -103,6 +103,8 @@ static const KeyCase key_cases[] = {
         { "[Schedule]\nRetryMaxSec=1d", 0, "RetryMaxSec=86400s" },
         { "[Schedule]\nPCRPollIntervalSec=0", 0, "PCRPollIntervalSec=0s" },
         { "[Schedule]\nPCRDebounceSec=250ms", 0, "PCRDebounceSec=250ms" },
+        { "[Schedule]\nPCRDebounceMaxSec=1min", 0, "PCRDebounceMaxSec=60s" },
+        { "[Schedule]\nPCRMinIntervalSec=0", 0, "PCRMinIntervalSec=0s" },
         /* [Cache] */
         { "[Cache]\nRuntimeDirectory=/tmp/rt", 0, "RuntimeDirectory=/tmp/rt" },
         { "[Cache]\nRuntimeDirectory=rt", -EINVAL, NULL },
