@@ -50,7 +50,8 @@ if command -v systemd-sysusers >/dev/null; then
 fi
 
 # Everything else lands where a distribution expects it.
-for f in attestctl attestd attestd.conf org.attestd.Attest1.conf attestd.8 attestd.conf.5 attestctl.1; do
+for f in attestctl attestd attestd.conf org.attestd.Attest1.conf attestd.8 attestd.conf.5 attestctl.1 \
+                80-attestd.preset org.attestd.Attest1.xml linux-secure-boot.policy linux-bare-metal.policy; do
         [ -n "$(find "$stage" -name "$f")" ] || fail "$f was not installed"
 done
 echo "ok: units verify cleanly, attestd.service runs as attestd without capabilities; $score"

@@ -12,4 +12,4 @@ done
         { echo "SKIP: /usr/bin/python3 with python3-cryptography and python3-jmespath is not available"; exit 77; }
 # The source tree may be read-only (distcheck): no __pycache__ next to the sources.
 export PYTHONDONTWRITEBYTECODE=1
-cd "$here" && exec /usr/bin/python3 -m unittest -v test_parsers test_emulator test_policy_lang test_azure_guest
+cd "$here" && exec /usr/bin/python3 -m unittest -v test_parsers test_emulator test_policy_lang test_azure_guest test_conf_policies

@@ -2,10 +2,12 @@
 # Boots a throw-away overlay of the cached rootfs with systemd as PID 1 (systemd-nspawn), the built
 # attestd installed into it, and runs one test case inside; exits with the case's status.
 # usage: nspawn-run.sh ROOTFS OUTDIR [--test SCRIPT] [--setup SCRIPT] [--no-install] [--timeout SEC]
+#                      [--bind HOSTDIR:DIR]...
 #
 #   --test SCRIPT   run in the container (after guest-lib.sh) by attestd-test-case.service; it ends
 #                   the boot with `finish` (systemctl exit N). Without it: boot, report, exit.
 #   --setup SCRIPT  run on the host before the boot with ROOT (the container tree) and OUT set.
+#   --bind H:D      also bind the host's directory H at D in the container (repeatable).
 # Environment: BUILDDIR (default /work/main/build; a separate $BUILDDIR-nspawn is configured with
 # --prefix=/usr --sysconfdir=/etc when BUILDDIR has other paths), SWTPM_DIR (bound at /srv/swtpm),
 # EMU_DIR (the MAA emulator's state dir: endpoint and CA go into the config), EVENTLOG.
@@ -16,7 +18,7 @@ set -o pipefail
 SYSTEM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILDDIR=${BUILDDIR:-/work/main/build}
 
-usage() { sed -n '4,8p' "$0" >&2; exit 2; }
+usage() { sed -n '4,10p' "$0" >&2; exit 2; }
 log() { echo "[$(date +%T.%3N)] nspawn-run: $*" >&2; }
 die() { echo "nspawn-run: $*" >&2; exit 1; }
 
@@ -24,13 +26,14 @@ die() { echo "nspawn-run: $*" >&2; exit 1; }
 ROOTFS=$(readlink -f "$1")
 OUT=$(readlink -m "$2")
 shift 2
-TEST_SCRIPT='' SETUP_SCRIPT='' INSTALL=yes TIMEOUT=180
+TEST_SCRIPT='' SETUP_SCRIPT='' INSTALL=yes TIMEOUT=180 EXTRA_BINDS=()
 while [ $# -gt 0 ]; do
         case $1 in
         --test) TEST_SCRIPT=$(readlink -f "$2"); shift 2 ;;
         --setup) SETUP_SCRIPT=$(readlink -f "$2"); shift 2 ;;
         --no-install) INSTALL=no; shift ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
+        --bind) EXTRA_BINDS+=(--bind="$2"); shift 2 ;;
         *) usage ;;
         esac
 done
@@ -66,6 +69,7 @@ fi
 # ---- boot: results come back through /out; `systemctl exit N` inside makes nspawn exit N
 binds=(--bind="$OUT/out:/out")
 [ -n "${SWTPM_DIR:-}" ] && binds+=(--bind="$SWTPM_DIR:/srv/swtpm")
+binds+=("${EXTRA_BINDS[@]}")
 log "boot (timeout ${TIMEOUT}s)"
 t0=$(date +%s%N)
 rc=0
