@@ -6,7 +6,18 @@
 . "$(dirname "$0")/lib.sh"
 sys_init
 sys_need_daemon
-sys_start_emulator
+# A policy in MAA's language that issues the quoted PCR values (the "pcrs" incoming claim), so the
+# token itself says which PCR 14 it attests; the service adds no such claim on its own.
+cat >"$T/pcrs.policy" <<'POLICY'
+version=1.2;
+configurationrules {
+    => issueproperty(type="require_valid_aik_cert", value=false);
+    => issueproperty(type="required_pcr_mask", value=0xFF);
+};
+authorizationrules { => permit(); };
+issuancerules { c:[type=="pcrs", issuer=="AttestationService"] => issue(claim=c); };
+POLICY
+sys_start_emulator --policy "$T/pcrs.policy"
 
 cat >"$T/guest.sh" <<'EOF'
 dump_measured_boot
@@ -34,12 +45,15 @@ sys_check_replay "$OUT/out"
 sys_verify_jwt "$OUT/out/token-1"
 sys_verify_jwt "$OUT/out/token-2"
 pcr14=$(cat "$OUT/out/pcr14-after")
-# The emulator's claim: "pcrs": {"PCRs": [{"Index": 14, "Digests": {"SHA256": "..."}}, ...]}, keys in any order.
+# The policy's "pcrs" claim: a JSON text {"PCRs":[{"Index":14,"Digests":{"SHA256":"<hex>"}},...]}.
 claim14() {
-        jwt_payload "$1" | tr -d ' \n' |
-                grep -Eo '\{"Digests":\{[^}]*\},"Index":14\}|\{"Index":14,"Digests":\{[^}]*\}\}'
+        jwt_payload "$1" | /usr/bin/python3 -c '
+import json, sys
+pcrs = json.load(sys.stdin)["pcrs"]
+pcrs = json.loads(pcrs) if isinstance(pcrs, str) else pcrs
+print("".join(p["Digests"]["SHA256"].lower() for p in pcrs["PCRs"] if p["Index"] == 14))'
 }
-claim14 "$OUT/out/token-2" | grep -q "\"$pcr14\"" ||
+[ "$(claim14 "$OUT/out/token-2")" = "$pcr14" ] ||
         fail "the new token's PCR 14 claim ($(claim14 "$OUT/out/token-2")) is not the extended value $pcr14"
-claim14 "$OUT/out/token-1" | grep -q "\"$pcr14\"" && fail "the first token already carried the extended PCR 14"
+[ "$(claim14 "$OUT/out/token-1")" != "$pcr14" ] || fail "the first token already carried the extended PCR 14"
 pass "firmware log accepted ($REPLAYED PCR values replay), consumer ran, PCR 14 extend -> new token with the new value"
