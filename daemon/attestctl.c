@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 
+#include "config-check.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
@@ -56,12 +57,7 @@ static int help(void) {
 }
 
 static int verb_test_config(int argc, char **argv) {
-        _cleanup_(config_freep) Config *c = NULL;
-
-        if (config_load(ctl_config_path, &c) < 0)
-                return CTL_EXIT_FAILURE;
-        config_dump(c, stdout);
-        return CTL_EXIT_OK;
+        return config_test(ctl_config_path, stdout) < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
 }
 
 int main(int argc, char **argv) {
