@@ -95,7 +95,7 @@ static int check_root(sd_bus_message *msg, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (uid != 0)
-                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "Only root may call %s().",
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may call %s().",
                                          sd_bus_message_get_member(msg));
         return 0;
 }

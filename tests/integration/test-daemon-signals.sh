@@ -36,6 +36,7 @@ maa_ctl fault stall=30 >/dev/null
 "$ATTESTCTL" attest >/dev/null 2>&1 &
 wait_until 5 sh -c '[ "$(busctl --system get-property org.attestd.Attest1 /org/attestd/Attest1 org.attestd.Attest1 State)" = "s \"attesting\"" ]' ||
         fail "no attempt in flight"
+assert_contains "$("$ATTESTCTL" status)" "Next attempt: now (in progress)" "status during an attempt"
 sleep 0.3
 start=$(date +%s%N)
 kill "$ATTESTD_PID"
