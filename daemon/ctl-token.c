@@ -259,12 +259,12 @@ static int token_show(bool claims) {
                 return CTL_EXIT_UNAVAILABLE;
         }
         if (r == -EACCES) {
-                /* The files are mode 0640, root's or attestd's and the token group's. */
-                log_error("Permission denied reading %s/%s: it is readable by attestd and by the group "
-                          "TokenGroup= names in attestd.conf (default %s; now %s). Add yourself to that group "
-                          "(\"usermod -aG %s $USER\", then log in again) or use sudo.", c->runtime_directory, name,
-                          TOKEN_GROUP_DEFAULT, c->token_group && *c->token_group ? c->token_group : TOKEN_GROUP_DEFAULT,
-                          c->token_group && *c->token_group ? c->token_group : TOKEN_GROUP_DEFAULT);
+                /* The files are mode 0640, attestd's and the token group's. */
+                const char *group = c->token_group && *c->token_group ? c->token_group : TOKEN_GROUP_DEFAULT;
+                log_error("Permission denied reading %s/%s: only attestd and the group TokenGroup= names in "
+                          "attestd.conf (here %s; default %s) may read it. Join that group (\"usermod -aG %s $USER\", "
+                          "then log in again) or use sudo.", c->runtime_directory, name, group, TOKEN_GROUP_DEFAULT,
+                          group);
                 return CTL_EXIT_FAILURE;
         }
         if (r == -EFBIG) {
