@@ -95,7 +95,7 @@ static int check_root(sd_bus_message *msg, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (uid != 0)
-                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "Only root may call %s().",
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may call %s().",
                                          sd_bus_message_get_member(msg));
         return 0;
 }
@@ -121,18 +121,23 @@ static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return 1; /* the reply comes from bus_reply_pending_attest() */
 }
 
+/* The error carries the reason (file:line: key: why), so "systemctl reload attestd", whose
+ * ExecReload= is a busctl call, shows what to fix. */
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
+        _cleanup_free_ char *reason = NULL, *valid = NULL;
         int r;
 
         r = check_root(msg, error);
         if (r < 0)
                 return r;
-        r = manager_reload(m);
-        if (r < 0)
+        r = manager_reload(m, &reason);
+        if (r < 0) {
+                valid = utf8_make_valid(reason ?: strerror(-r));
                 return sd_bus_error_setf(error, BUS_ERROR_RELOAD_FAILED,
-                                         "Reloading the configuration failed (%s); the old one stays in effect.",
-                                         strerror(-r));
+                                         "Reloading the configuration failed: %s; the running configuration "
+                                         "stays in effect.", strna(valid));
+        }
         return sd_bus_reply_method_return(msg, NULL);
 }
 

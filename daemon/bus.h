@@ -10,7 +10,6 @@
 #define BUS_INTERFACE "org.attestd.Attest1"
 #define BUS_ERROR_DENIED "org.attestd.Attest1.Error.Denied"
 #define BUS_ERROR_FAILED "org.attestd.Attest1.Error.Failed"
-#define BUS_ERROR_ACCESS_DENIED "org.attestd.Attest1.Error.AccessDenied"
 #define BUS_ERROR_RELOAD_FAILED "org.attestd.Attest1.Error.ReloadFailed"
 
 /* Opens the system bus ($DBUS_SYSTEM_BUS_ADDRESS honoured), adds the object, takes the name and

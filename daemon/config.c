@@ -4,10 +4,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "conf-files.h"
 #include "config.h"
+#include "edit-distance.h"
 #include "log.h"
 #include "pcrs.h"
 
@@ -181,6 +184,25 @@ static int set_string(char **field, const char *value) {
         free(*field);
         *field = copy;
         return 0;
+}
+
+/* Logs why the configuration is refused and keeps the first reason for the caller (Reload()'s D-Bus
+ * error, test-config's summary); RETERR may be NULL. The caller says what happens next: refusing
+ * to start, or keeping the running configuration. Returns ERROR. */
+_printf_(3, 4) static int config_refuse(char **reterr, int error, const char *format, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&message, format, ap) < 0)
+                message = NULL;
+        va_end(ap);
+        if (!message)
+                return log_oom();
+        log_error("%s", message);
+        if (reterr && !*reterr)
+                *reterr = TAKE_PTR(message);
+        return error;
 }
 
 /* Parses VALUE into the field the key points at. On failure *ret_reason says why. */
@@ -403,6 +425,65 @@ static bool config_section_known(const char *section) {
         return false;
 }
 
+/* Sections whose keys decide whom attestd trusts and what it proves: a misspelt key there would
+ * silently fall back to a default (no Endpoint=, Method=none, another TCTI), so it is an error.
+ * A misspelling in [Schedule] or [Cache] only tunes timing or file placement and is warned about. */
+static bool config_section_is_strict(const char *section) {
+        return streq(section, "Service") || streq(section, "Auth") || streq(section, "TPM");
+}
+
+/* " (it belongs in [TPM]).", "; did you mean Method=?" or ".": the end of the message. */
+static void config_key_hint(const char *section, const char *key, char *buf, size_t size) {
+        const char *names[ELEMENTSOF(config_keys)];
+        size_t n = 0;
+
+        snprintf(buf, size, ".");
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (streq(config_keys[i].key, key)) {
+                        snprintf(buf, size, " (it belongs in [%s]).", config_keys[i].section);
+                        return;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (streq(config_keys[i].section, section))
+                        names[n++] = config_keys[i].key;
+        const char *near = edit_distance_suggest(key, names, n);
+        if (near)
+                snprintf(buf, size, "; did you mean %s=?", near);
+}
+
+static int config_unknown_key(const char *filename, unsigned line, const char *section, const char *key,
+                              char **reterr) {
+        char hint[96];
+
+        config_key_hint(section, key, hint, sizeof hint);
+        if (config_section_is_strict(section))
+                return config_refuse(reterr, -EINVAL, "%s:%u: Unknown key '%s' in section [%s]%s", filename, line,
+                                     key, section, hint);
+        log_warning("%s:%u: Unknown key '%s' in section [%s], ignoring it%s", filename, line, key, section, hint);
+        return 0;
+}
+
+/* An unknown section is ignored with a warning, unless it looks like a misspelt strict section:
+ * then every key in it would be lost, so it is an error. */
+static int config_unknown_section(const char *filename, unsigned line, const char *section, char **reterr) {
+        const char *names[ELEMENTSOF(config_keys)];
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (i == 0 || !streq(config_keys[i].section, config_keys[i - 1].section))
+                        names[n++] = config_keys[i].section;
+        const char *near = edit_distance_suggest(section, names, n);
+        if (near && config_section_is_strict(near))
+                return config_refuse(reterr, -EINVAL, "%s:%u: Unknown section [%s]; did you mean [%s]?", filename,
+                                     line, section, near);
+        if (near)
+                log_warning("%s:%u: Unknown section [%s], ignoring its keys; did you mean [%s]?", filename, line,
+                            section, near);
+        else
+                log_warning("%s:%u: Unknown section [%s], ignoring its keys.", filename, line, section);
+        return 0;
+}
+
 static char *strip(char *s) {
         while (*s == ' ' || *s == '\t')
                 s++;
@@ -413,7 +494,8 @@ static char *strip(char *s) {
 }
 
 /* One line, already NUL-terminated and stripped. SECTION is updated on "[...]" lines. */
-static int config_parse_line(Config *c, const char *filename, unsigned line, char *l, char section[64]) {
+static int config_parse_line(Config *c, const char *filename, unsigned line, char *l, char section[64],
+                             char **reterr) {
         if (*l == '\0' || *l == '#' || *l == ';')
                 return 0;
 
@@ -427,7 +509,7 @@ static int config_parse_line(Config *c, const char *filename, unsigned line, cha
                 memcpy(section, l + 1, n - 2);
                 section[n - 2] = '\0';
                 if (!config_section_known(section))
-                        log_warning("%s:%u: Unknown section [%s], ignoring its keys.", filename, line, section);
+                        return config_unknown_section(filename, line, section, reterr);
                 return 0;
         }
 
@@ -447,10 +529,8 @@ static int config_parse_line(Config *c, const char *filename, unsigned line, cha
                 return 0;
 
         const ConfigKey *k = config_key_find(section, key);
-        if (!k) {
-                log_warning("%s:%u: Unknown key '%s' in section [%s], ignoring.", filename, line, key, section);
-                return 0;
-        }
+        if (!k)
+                return config_unknown_key(filename, line, section, key, reterr);
 
         if (*value == '\0')
                 return config_key_reset(c, k);
@@ -461,15 +541,16 @@ static int config_parse_line(Config *c, const char *filename, unsigned line, cha
                 return r;
         if (r < 0) {
                 if (k->security)
-                        return log_error_errno(-EINVAL, "%s:%u: Invalid [%s] %s=: %s; refusing to start.",
-                                               filename, line, section, key, reason);
+                        return config_refuse(reterr, -EINVAL, "%s:%u: Invalid [%s] %s=: %s", filename, line,
+                                             section, key, reason);
                 log_warning("%s:%u: Invalid [%s] %s=: %s; keeping the default.", filename, line, section,
                             key, reason);
         }
         return 0;
 }
 
-int config_parse_text(Config *c, const char *filename, const char *text, size_t size) {
+static int config_parse_text_full(Config *c, const char *filename, const char *text, size_t size,
+                                  char **reterr) {
         unsigned line = 0;
         char section[64] = "";
 
@@ -484,7 +565,7 @@ int config_parse_text(Config *c, const char *filename, const char *text, size_t 
                         _cleanup_free_ char *l = strndup(text + pos, len);
                         if (!l)
                                 return -ENOMEM;
-                        int r = config_parse_line(c, filename, line, strip(l), section);
+                        int r = config_parse_line(c, filename, line, strip(l), section, reterr);
                         if (r < 0)
                                 return r;
                 }
@@ -493,7 +574,11 @@ int config_parse_text(Config *c, const char *filename, const char *text, size_t 
         return 0;
 }
 
-static int config_parse_file(Config *c, const char *path, bool must_exist) {
+int config_parse_text(Config *c, const char *filename, const char *text, size_t size) {
+        return config_parse_text_full(c, filename, text, size, NULL);
+}
+
+static int config_parse_file(Config *c, const char *path, bool must_exist, char **reterr) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *text = NULL;
         struct stat st;
@@ -503,15 +588,14 @@ static int config_parse_file(Config *c, const char *path, bool must_exist) {
         if (fd < 0) {
                 if (errno == ENOENT && !must_exist)
                         return 0;
-                return log_error_errno(errno, "Failed to open configuration file %s: %m", path);
+                return config_refuse(reterr, -errno, "%s: cannot open: %s", path, strerror(errno));
         }
         if (fstat(fd, &st) < 0)
-                return log_error_errno(errno, "Failed to stat %s: %m", path);
+                return config_refuse(reterr, -errno, "%s: cannot stat: %s", path, strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return log_error_errno(-EINVAL, "Configuration file %s is not a regular file.", path);
+                return config_refuse(reterr, -EINVAL, "%s: not a regular file", path);
         if (st.st_size > CONFIG_FILE_MAX)
-                return log_error_errno(-EFBIG, "Configuration file %s is larger than %d bytes.", path,
-                                       CONFIG_FILE_MAX);
+                return config_refuse(reterr, -EFBIG, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
 
         text = malloc((size_t) st.st_size + 1);
         if (!text)
@@ -519,70 +603,84 @@ static int config_parse_file(Config *c, const char *path, bool must_exist) {
         while (size < (size_t) st.st_size) {
                 ssize_t n = read(fd, text + size, (size_t) st.st_size - size);
                 if (n < 0)
-                        return log_error_errno(errno, "Failed to read %s: %m", path);
+                        return config_refuse(reterr, -errno, "%s: cannot read: %s", path, strerror(errno));
                 if (n == 0)
                         break;
                 size += (size_t) n;
         }
 
-        return config_parse_text(c, path, text, size);
+        return config_parse_text_full(c, path, text, size, reterr);
 }
 
-static int dropin_filter(const struct dirent *d) {
-        size_t n = strlen(d->d_name);
-        return d->d_name[0] != '.' && n > 5 && streq(d->d_name + n - 5, ".conf");
-}
-
-static int config_parse_dropins(Config *c, const char *path) {
-        _cleanup_free_ char *dir = NULL;
-        struct dirent **entries = NULL;
-        int n, r = 0;
-
-        if (asprintf(&dir, "%s.d", path) < 0)
-                return log_oom();
-        n = scandir(dir, &entries, dropin_filter, alphasort);
-        if (n < 0)
-                return errno == ENOENT || errno == ENOTDIR ? 0 :
-                        log_error_errno(errno, "Failed to read drop-in directory %s: %m", dir);
-
-        for (int i = 0; i < n; i++) {
-                if (r >= 0) {
-                        _cleanup_free_ char *p = NULL;
-                        if (asprintf(&p, "%s/%s", dir, entries[i]->d_name) < 0)
-                                r = log_oom();
-                        else
-                                r = config_parse_file(c, p, true);
-                }
-                free(entries[i]);
+/* The drop-in directories of PATH, highest precedence first. The default file gets systemd's
+ * three (an administrator's /etc over a deployment's /run over the image's /usr/lib); a file given
+ * with --config only its own PATH.d. */
+static int config_dropin_dirs(const char *path, char *ret[4]) {
+        if (path) {
+                ret[0] = NULL;
+                if (asprintf(&ret[0], "%s.d", path) < 0)
+                        return -ENOMEM;
+                ret[1] = NULL;
+                return 0;
         }
-        free(entries);
+        ret[0] = strdup(CONFIG_DROPIN_DIR_ETC);
+        ret[1] = strdup(CONFIG_DROPIN_DIR_RUN);
+        ret[2] = strdup(CONFIG_DROPIN_DIR_LIB);
+        ret[3] = NULL;
+        return ret[0] && ret[1] && ret[2] ? 0 : -ENOMEM;
+}
+
+static int config_parse_dropins(Config *c, const char *path, char **reterr) {
+        _cleanup_(strv_freep) char **files = NULL;
+        char *dirs[4] = {};
+        const char *bad_dir = NULL;
+        int r;
+
+        r = config_dropin_dirs(path, dirs);
+        if (r >= 0)
+                r = conf_files_list((const char *const *) dirs, &files, &bad_dir);
+        if (r < 0 && bad_dir)
+                r = config_refuse(reterr, r, "%s: cannot read the drop-in directory: %s", bad_dir, strerror(-r));
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                free(dirs[i]);
+        if (r == -ENOMEM)
+                return log_oom();
+        for (char **f = files; r >= 0 && f && *f; f++)
+                r = config_parse_file(c, *f, true, reterr);
         return r;
 }
 
-int config_verify(const Config *c) {
+static int config_verify_full(const Config *c, char **reterr) {
         switch (c->auth_method) {
         case AUTH_FILE:
                 if (!c->auth_token_file)
-                        return log_error_errno(-EINVAL, "[Auth] Method=file needs TokenFile=.");
+                        return config_refuse(reterr, -EINVAL, "[Auth] Method=file needs TokenFile=.");
                 break;
         case AUTH_CLIENT_CREDENTIALS:
                 if (!c->tenant_id || !c->client_id || !c->client_secret_file)
-                        return log_error_errno(-EINVAL, "[Auth] Method=client-credentials needs TenantId=, "
-                                                        "ClientId= and ClientSecretFile=.");
+                        return config_refuse(reterr, -EINVAL,
+                                             "[Auth] Method=client-credentials needs TenantId=, ClientId= and "
+                                             "ClientSecretFile=.");
                 break;
         default:
                 break;
         }
         if (c->provider == PROVIDER_TPM && !c->endpoint)
-                return log_error_errno(-EINVAL, "[Service] Provider=tpm needs Endpoint=.");
+                return config_refuse(reterr, -EINVAL, "[Service] Provider=tpm needs Endpoint=.");
         if (c->retry_min_usec == 0 || c->retry_min_usec > c->retry_max_usec)
-                return log_error_errno(-EINVAL, "[Schedule] RetryMinSec= must be non-zero and not above RetryMaxSec=.");
+                return config_refuse(reterr, -EINVAL,
+                                     "[Schedule] RetryMinSec= must be non-zero and not above RetryMaxSec=.");
         if (c->request_timeout_usec == 0 || c->connect_timeout_usec == 0)
-                return log_error_errno(-EINVAL, "[Service] ConnectTimeoutSec= and RequestTimeoutSec= must be non-zero.");
+                return config_refuse(reterr, -EINVAL,
+                                     "[Service] ConnectTimeoutSec= and RequestTimeoutSec= must be non-zero.");
         return 0;
 }
 
-int config_load(const char *path, Config **ret) {
+int config_verify(const Config *c) {
+        return config_verify_full(c, NULL);
+}
+
+int config_load_full(const char *path, Config **ret, char **reterr_reason) {
         _cleanup_(config_freep) Config *c = NULL;
         int r;
 
@@ -591,10 +689,10 @@ int config_load(const char *path, Config **ret) {
                 return log_oom();
 
         /* An explicitly named file must exist; the default one is optional. */
-        r = config_parse_file(c, path ?: CONFIG_FILE_DEFAULT, path != NULL);
+        r = config_parse_file(c, path ?: CONFIG_FILE_DEFAULT, path != NULL, reterr_reason);
         if (r < 0)
                 return r;
-        r = config_parse_dropins(c, path ?: CONFIG_FILE_DEFAULT);
+        r = config_parse_dropins(c, path, reterr_reason);
         if (r < 0)
                 return r;
 
@@ -605,12 +703,16 @@ int config_load(const char *path, Config **ret) {
                         return log_oom();
         }
 
-        r = config_verify(c);
+        r = config_verify_full(c, reterr_reason);
         if (r < 0)
                 return r;
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int config_load(const char *path, Config **ret) {
+        return config_load_full(path, ret, NULL);
 }
 
 static void config_key_dump(const Config *c, const ConfigKey *k, FILE *f) {

@@ -8,6 +8,10 @@
 #include "util.h"
 
 #define CONFIG_FILE_DEFAULT SYSCONFDIR "/attestd/attestd.conf"
+/* Drop-ins of the default file, highest precedence first (systemd's order: /etc, /run, /usr/lib). */
+#define CONFIG_DROPIN_DIR_ETC CONFIG_FILE_DEFAULT ".d"
+#define CONFIG_DROPIN_DIR_RUN RUNSTATEDIR "/attestd/attestd.conf.d"
+#define CONFIG_DROPIN_DIR_LIB LIBCONFDIR "/attestd/attestd.conf.d"
 #define CONFIG_MAX_BANKS 5
 #define CONFIG_CLOCK_SKEW_MAX_USEC (5 * 60 * USEC_PER_SEC)
 
@@ -91,11 +95,17 @@ typedef struct Config {
 /* Builds a Config with every default filled in. */
 int config_new_default(Config **ret);
 
-/* Loads PATH (NULL = default file) and then PATH.d/ *.conf in lexical order over the defaults.
- * Unknown keys and sections, and bad values of keys that only tune behaviour, are logged as
- * warnings with file:line and ignored. A bad value of a security-relevant key (Endpoint, CAFile,
- * TCTI, Auth settings) fails with -EINVAL after logging file, line and key. A missing main file is
- * not an error (defaults apply); cross-field checks run after all files are read. */
+/* Loads PATH and its drop-ins over the defaults. PATH NULL means the default file (optional) with
+ * the drop-ins of CONFIG_DROPIN_DIR_ETC, _RUN and _LIB: the same file name in an earlier directory
+ * hides the later ones, and all are read in file-name order (systemd's rules); an explicit PATH must
+ * exist and gets PATH.d/ *.conf only. Unknown sections, unknown keys outside [Service], [Auth] and
+ * [TPM], and bad values of keys that only tune behaviour, are logged as warnings with file:line
+ * and ignored. A bad value of a security-relevant key, an unknown key (or a misspelt section) where
+ * one could hide such a key, or a failed cross-field check fails with -EINVAL after logging file,
+ * line, key and why. The first such reason also goes to *reterr_reason (malloc'd) when that is not
+ * NULL, for a D-Bus error; the caller says what happens next (refusing to start, keeping the
+ * running configuration). */
+int config_load_full(const char *path, Config **ret, char **reterr_reason);
 int config_load(const char *path, Config **ret);
 
 /* Parses one file's text over an existing Config (used by config_load and the tests).

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* attestctl verbs that talk to the running daemon over D-Bus: status, attest, wait. */
-#include <getopt.h>
+/* attestctl verbs that talk to the running daemon over D-Bus: status, is-attested, attest, wait. */
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
@@ -11,6 +10,7 @@
 #include "cache.h"
 #include "cleanup.h"
 #include "config.h"
+#include "ctl-status.h"
 #include "ctl.h"
 #include "fileio.h"
 #include "log.h"
@@ -18,16 +18,7 @@
 
 #define ATTEST_CALL_TIMEOUT_USEC (10 * 60 * USEC_PER_SEC)
 
-typedef struct Status {
-        char *state, *last_error, *endpoint, *token_path;
-        uint64_t expires, last, next, count, failures;
-        int stale;
-        json_object *pcrs; /* [[bank, index, hex], ...] */
-        char *provider;    /* from token.json; NULL when it cannot be read */
-        json_object *vm;   /* the Azure VM claims worth showing, NULL when none */
-} Status;
-
-static void status_done(Status *s) {
+void status_done(Status *s) {
         free(s->state);
         free(s->last_error);
         free(s->endpoint);
@@ -77,42 +68,55 @@ static void status_read_token_json(Status *s) {
                 s->vm = TAKE_PTR(vm);
 }
 
-static int open_bus(sd_bus **ret) {
-        int r = sd_bus_open_system(ret);
-        if (r < 0)
-                fprintf(stderr, "attestctl: cannot connect to the system bus: %s\n", strerror(-r));
-        return r;
-}
 
-static int unavailable(const sd_bus_error *e, int r) {
-        fprintf(stderr, "attestctl: attestd is not reachable on the system bus (%s): %s\n", BUS_NAME,
-                e && e->message ? e->message : strerror(-r));
+/* With --json the reason also goes to stdout as {"Error":"unavailable","Message":...}, so a script
+ * parsing the output gets a document either way. */
+int ctl_unavailable(const sd_bus_error *e, int r) {
+        _cleanup_free_ char *message = NULL;
+
+        if (asprintf(&message, "attestd is not reachable on the system bus (%s): %s", BUS_NAME,
+                     e && e->message ? e->message : strerror(-r)) < 0)
+                return log_oom(), CTL_EXIT_UNAVAILABLE;
+        if (!ctl_args.quiet)
+                fprintf(stderr, "attestctl: %s\n", message);
+        if (ctl_args.json != CTL_JSON_OFF) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+                if (o && json_object_object_add(o, "Error", json_object_new_string("unavailable")) >= 0 &&
+                    json_object_object_add(o, "Message", json_object_new_string(message)) >= 0)
+                        (void) ctl_print_json(o);
+        }
         return CTL_EXIT_UNAVAILABLE;
 }
 
+/* AttestedPCRs a(sus) as {"sha256":{"0":"hex",...},...}: the shape of every PCR set attestctl
+ * prints (pcrs, quote, eventlog --replay). */
 static int read_pcrs(sd_bus_message *m, json_object **ret) {
-        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         const char *bank, *hex;
         uint32_t index;
         int r;
 
-        if (!a)
+        if (!o)
                 return -ENOMEM;
         r = sd_bus_message_enter_container(m, 'a', "(sus)");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_read(m, "(sus)", &bank, &index, &hex)) > 0) {
-                json_object *e = json_object_new_array();
-                if (!e)
+                json_object *values;
+                char key[16];
+
+                if (!json_object_object_get_ex(o, bank, &values)) {
+                        values = json_object_new_object();
+                        if (!values || json_object_object_add(o, bank, values) < 0)
+                                return -ENOMEM;
+                }
+                snprintf(key, sizeof key, "%" PRIu32, index);
+                if (json_object_object_add(values, key, json_object_new_string(hex)) < 0)
                         return -ENOMEM;
-                json_object_array_add(e, json_object_new_string(bank));
-                json_object_array_add(e, json_object_new_int((int32_t) index));
-                json_object_array_add(e, json_object_new_string(hex));
-                json_object_array_add(a, e);
         }
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(a);
+        *ret = TAKE_PTR(o);
         return sd_bus_message_exit_container(m);
 }
 
@@ -206,7 +210,8 @@ static void status_print_text(const Status *s) {
         if (*s->token_path)
                 printf("       Expires: %s\n", format_time(s->expires, b, sizeof b));
         printf(" Last attested: %s\n", format_time(s->last, b, sizeof b));
-        printf("  Next attempt: %s\n", format_time(s->next, b, sizeof b));
+        /* During an attempt there is no next one scheduled yet: say what is happening. */
+        printf("  Next attempt: %s\n", streq(s->state, "attesting") ? "now (in progress)" : format_time(s->next, b, sizeof b));
         printf("  Attestations: %" PRIu64 " succeeded, %" PRIu64 " failed\n", s->count, s->failures);
         printf("    Last error: %s\n", *s->last_error ? s->last_error : "-");
         if (s->vm) {
@@ -217,19 +222,24 @@ static void status_print_text(const Status *s) {
                         prefix = "                ";
                 }
         }
-        size_t n = s->pcrs ? json_object_array_length(s->pcrs) : 0;
-        for (size_t i = 0; i < n; i++) {
-                json_object *e = json_object_array_get_idx(s->pcrs, i);
-                printf("%s%-6s %2d: %s\n", i ? "                " : " Attested PCRs: ",
-                       json_object_get_string(json_object_array_get_idx(e, 0)),
-                       json_object_get_int(json_object_array_get_idx(e, 1)),
-                       json_object_get_string(json_object_array_get_idx(e, 2)));
+        const char *prefix = " Attested PCRs: ";
+        if (!s->pcrs)
+                return;
+        json_object_object_foreach(s->pcrs, bank, values) {
+                json_object_object_foreach(values, index, hex) {
+                        printf("%s%-6s %2s: %s\n", prefix, bank, index, json_object_get_string(hex));
+                        prefix = "                ";
+                }
         }
 }
 
-static void status_print_json(const Status *s) {
+/* The stable JSON of attestctl(1): the D-Bus property names, an RFC 3339 string beside each
+ * microsecond time (null when there is none), PCRs as {"bank":{"index":"hex"}}. */
+static int status_print_json(const Status *s) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
+        if (!o)
+                return -ENOMEM;
         json_object_object_add(o, "State", json_object_new_string(s->state));
         json_object_object_add(o, "Stale", json_object_new_boolean(s->stale));
         if (s->provider)
@@ -239,43 +249,61 @@ static void status_print_json(const Status *s) {
                 json_object_object_add(o, "AzureVM", json_object_get(s->vm));
         json_object_object_add(o, "TokenPath", json_object_new_string(strempty(s->token_path)));
         json_object_object_add(o, "TokenExpiresUSec", json_object_new_uint64(s->expires));
+        json_object_object_add(o, "TokenExpires", ctl_json_timestamp(s->expires));
         json_object_object_add(o, "LastAttestationUSec", json_object_new_uint64(s->last));
+        json_object_object_add(o, "LastAttestation", ctl_json_timestamp(s->last));
         json_object_object_add(o, "NextAttestationUSec", json_object_new_uint64(s->next));
+        json_object_object_add(o, "NextAttestation", ctl_json_timestamp(s->next));
         json_object_object_add(o, "AttestationCount", json_object_new_uint64(s->count));
         json_object_object_add(o, "FailureCount", json_object_new_uint64(s->failures));
         json_object_object_add(o, "LastError", json_object_new_string(strempty(s->last_error)));
-        json_object_object_add(o, "AttestedPCRs", json_object_get(s->pcrs));
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_object_add(o, "AttestedPCRs", s->pcrs ? json_object_get(s->pcrs) : json_object_new_object());
+        return ctl_print_json(o);
+}
+
+int ctl_status_read(Status *s) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return ctl_unavailable(NULL, r);
+        r = status_get(bus, s, &error);
+        if (r < 0)
+                return ctl_unavailable(&error, r);
+        if (*s->token_path)
+                status_read_token_json(s);
+        return CTL_EXIT_OK;
 }
 
 int verb_status(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                {}
-        };
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(status_done) Status s = {};
-        bool json = false;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "j", options, NULL)) >= 0)
-                if (c == 'j')
-                        json = true;
-                else
-                        return CTL_EXIT_USAGE;
-        if (open_bus(&bus) < 0)
-                return CTL_EXIT_UNAVAILABLE;
-        r = status_get(bus, &s, &error);
-        if (r < 0)
-                return unavailable(&error, r);
-        if (*s.token_path)
-                status_read_token_json(&s);
-        if (json)
-                status_print_json(&s);
-        else
+        r = ctl_status_read(&s);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (ctl_args.json == CTL_JSON_OFF) {
                 status_print_text(&s);
-        return CTL_EXIT_OK;
+                return CTL_EXIT_OK;
+        }
+        return status_print_json(&s) < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+}
+
+/* For scripts and health checks: the host holds a valid token (attestd publishes one) or not. */
+int verb_is_attested(int argc, char **argv) {
+        _cleanup_(status_done) Status s = {};
+        int r;
+
+        r = ctl_status_read(&s);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (!ctl_args.quiet)
+                printf("%s\n", *s.token_path ? "yes" : s.state);
+        if (*s.token_path)
+                return CTL_EXIT_OK;
+        return streq(s.state, "denied") ? CTL_EXIT_DENIED : CTL_EXIT_FAILURE;
 }
 
 int verb_attest(int argc, char **argv) {
@@ -285,26 +313,27 @@ int verb_attest(int argc, char **argv) {
         const char *state;
         int r;
 
-        if (argc > 1) {
-                fprintf(stderr, "attestctl attest: takes no arguments.\n");
-                return CTL_EXIT_USAGE;
+        /* Say it in one line before the bus policy says it in three hundred characters. */
+        if (geteuid() != 0) {
+                fprintf(stderr, "attestctl attest: needs root (attestd's Attest() is for root only); try sudo.\n");
+                return CTL_EXIT_FAILURE;
         }
-        if (open_bus(&bus) < 0)
-                return CTL_EXIT_UNAVAILABLE;
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return ctl_unavailable(NULL, r);
         r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE, "Attest");
         if (r >= 0)
                 r = sd_bus_call(bus, m, ATTEST_CALL_TIMEOUT_USEC, &error, &reply);
         if (r < 0) {
-                if (sd_bus_error_has_names(&error, BUS_ERROR_DENIED, BUS_ERROR_FAILED, BUS_ERROR_ACCESS_DENIED,
-                                           SD_BUS_ERROR_ACCESS_DENIED)) {
+                if (sd_bus_error_has_names(&error, BUS_ERROR_DENIED, BUS_ERROR_FAILED, SD_BUS_ERROR_ACCESS_DENIED)) {
                         fprintf(stderr, "attestctl: %s\n", error.message);
                         return CTL_EXIT_FAILURE;
                 }
-                return unavailable(&error, r);
+                return ctl_unavailable(&error, r);
         }
         r = sd_bus_message_read(reply, "s", &state);
         if (r < 0)
-                return unavailable(NULL, r);
+                return ctl_unavailable(NULL, r);
         printf("%s\n", state);
         return CTL_EXIT_OK;
 }
@@ -346,7 +375,7 @@ static bool host_has_no_tpm(const char **ret_device) {
         int level = log_get_max_level();
 
         log_set_max_level(LOG_CRIT); /* a broken config is attestd's to report, not ours */
-        int r = config_load(ctl_config_path, &c);
+        int r = config_load(ctl_args.config, &c);
         log_set_max_level(level);
         if (r < 0 || strncmp(c->tcti, "device:", 7) != 0)
                 return false;
@@ -357,34 +386,20 @@ static bool host_has_no_tpm(const char **ret_device) {
 }
 
 int verb_wait(int argc, char **argv) {
-        static const struct option options[] = {
-                { "timeout", required_argument, NULL, 't' },
-                { "quiet", no_argument, NULL, 'q' },
-                {}
-        };
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        Waiter w = { .result = -1 };
+        Waiter w = { .result = -1, .quiet = ctl_args.quiet };
         uint64_t timeout = 0;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "t:q", options, NULL)) >= 0)
-                switch (c) {
-                case 't':
-                        if (parse_timespan(optarg, &timeout) < 0) {
-                                fprintf(stderr, "attestctl wait: invalid --timeout '%s'.\n", optarg);
-                                return CTL_EXIT_USAGE;
-                        }
-                        break;
-                case 'q':
-                        w.quiet = true;
-                        break;
-                default:
-                        return CTL_EXIT_USAGE;
-                }
+        if (ctl_args.timeout && parse_timespan(ctl_args.timeout, &timeout) < 0) {
+                fprintf(stderr, "attestctl wait: invalid --timeout '%s'.\n", ctl_args.timeout);
+                return CTL_EXIT_USAGE;
+        }
 
-        if (open_bus(&bus) < 0)
-                return CTL_EXIT_UNAVAILABLE;
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return ctl_unavailable(NULL, r);
         w.bus = bus;
         r = sd_event_default(&event);
         if (r >= 0)

@@ -2,7 +2,6 @@
 /* attestctl eventlog: print or replay a TCG event log file, by default the running system's.
  * Reads the file (size-capped) here; parsing and rendering live in eventlog*.c. */
 #include <fcntl.h>
-#include <getopt.h>
 
 #include <json-c/json.h>
 
@@ -38,55 +37,31 @@ static int show(const EventLog *log, bool replay, bool json) {
         return 0;
 }
 
-static int help(void) {
+int help_eventlog(void) {
         printf("Usage: attestctl eventlog [--json] [--replay] [FILE]\n\n"
                "Print the events of a TCG firmware event log, or the PCR values it replays to.\n"
                "Without FILE, the log named by EventLog= in the configuration (by default\n"
                "/sys/kernel/security/tpm0/binary_bios_measurements).\n\n"
-               "  -j, --json     JSON output\n"
-               "  -r, --replay   print the replayed PCRs instead of the events\n"
-               "  -h, --help     this help\n");
+               "  -j, --json[=MODE]  JSON output (pretty, short, off)\n"
+               "  -r, --replay       print the replayed PCRs instead of the events\n"
+               "  -h, --help         this help\n");
         return CTL_EXIT_OK;
 }
 
 int verb_eventlog(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "replay", no_argument, NULL, 'r' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(eventlog_freep) EventLog *log = NULL;
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_free_ char *message = NULL;
-        bool json = false, replay = false;
+        bool json = ctl_args.json != CTL_JSON_OFF, replay = ctl_args.replay, named = argc > 1;
         const char *path;
         size_t size = 0;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "jrh", options, NULL)) >= 0)
-                switch (c) {
-                case 'j':
-                        json = true;
-                        break;
-                case 'r':
-                        replay = true;
-                        break;
-                case 'h':
-                        return help();
-                default:
-                        return CTL_EXIT_USAGE;
-                }
-        if (argc - optind > 1) {
-                log_error("eventlog: too many arguments; see 'attestctl eventlog --help'.");
-                return CTL_EXIT_USAGE;
-        }
-
-        if (optind < argc)
-                path = argv[optind];
+        if (named)
+                path = argv[1];
         else {
-                if (config_load(ctl_config_path, &config) < 0)
+                if (config_load(ctl_args.config, &config) < 0)
                         return CTL_EXIT_FAILURE;
                 path = config->event_log;
         }
@@ -98,7 +73,7 @@ int verb_eventlog(int argc, char **argv) {
         }
         if (r < 0) {
                 log_error_errno(r, "Failed to read event log %s: %m", path);
-                return r == -ENOENT && optind >= argc ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_FAILURE;
+                return r == -ENOENT && !named ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_FAILURE;
         }
 
         r = eventlog_parse(data, size, &log, &message);

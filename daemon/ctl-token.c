@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* attestctl token: offline verification and decoding of an attestation token, with the same
  * checks the daemon makes (token.c). Reads files here; no network, no D-Bus. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <time.h>
 
@@ -16,6 +15,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "token-claims.h"
+#include "token-group.h"
 #include "token.h"
 
 /* Reads a token or key file: regular file, size-capped, trailing newline dropped (so a token saved
@@ -55,6 +55,10 @@ static const char *format_duration(uint64_t sec, char *buf, size_t size) {
                 snprintf(buf, size, "0s");
         return buf;
 }
+
+/* Options of "token verify" that "token decode" must not be given. */
+#define VERIFY_ONLY_OPTIONS (CTL_OPT_AT | CTL_OPT_T | CTL_OPT_JWKS | CTL_OPT_ISSUER | CTL_OPT_ENDPOINT | \
+                             CTL_OPT_SKEW | CTL_OPT_RP_DATA | CTL_OPT_CNF_JWK)
 
 static int parse_unix_time(const char *s, uint64_t *ret_usec) {
         char *end;
@@ -109,74 +113,38 @@ static int verify_report(const char *path, const Token *t) {
 }
 
 static int token_verb_verify(int argc, char **argv) {
-        enum { ARG_RP_DATA = 0x100, ARG_CNF_JWK };
-        static const struct option options[] = {
-                { "jwks", required_argument, NULL, 'k' },
-                { "issuer", required_argument, NULL, 'i' },
-                { "endpoint", required_argument, NULL, 'e' },
-                { "at", required_argument, NULL, 't' },
-                { "skew", required_argument, NULL, 's' },
-                { "rp-data", required_argument, NULL, ARG_RP_DATA },
-                { "cnf-jwk", required_argument, NULL, ARG_CNF_JWK },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(jwks_freep) Jwks *jwks = NULL;
         _cleanup_(token_freep) Token *t = NULL;
         _cleanup_erase_ char *compact = NULL;
         _cleanup_free_ char *jwks_text = NULL, *cnf = NULL, *reason = NULL;
-        const char *jwks_path = NULL, *cnf_path = NULL, *path;
-        TokenExpect expect = {};
+        const char *jwks_path = ctl_args.jwks, *cnf_path = ctl_args.cnf_jwk, *path;
+        TokenExpect expect = {
+                .issuer = ctl_args.issuer,
+                .endpoint = ctl_args.endpoint,
+                .rp_data = ctl_args.rp_data,
+        };
         uint64_t now = 0;
-        bool have_at = false, have_skew = false;
-        int c, r;
+        bool have_at = ctl_args.at, have_skew = ctl_args.skew;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "k:i:e:t:s:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'k':
-                        jwks_path = optarg;
-                        break;
-                case 'i':
-                        expect.issuer = optarg;
-                        break;
-                case 'e':
-                        expect.endpoint = optarg;
-                        break;
-                case 't':
-                        if (parse_unix_time(optarg, &now) < 0) {
-                                log_error("Invalid --at value '%s': expected seconds since the epoch.", optarg);
-                                return CTL_EXIT_USAGE;
-                        }
-                        have_at = true;
-                        break;
-                case 's':
-                        if (parse_timespan(optarg, &expect.skew_usec) < 0) {
-                                log_error("Invalid --skew value '%s'.", optarg);
-                                return CTL_EXIT_USAGE;
-                        }
-                        have_skew = true;
-                        break;
-                case ARG_RP_DATA:
-                        expect.rp_data = optarg;
-                        break;
-                case ARG_CNF_JWK:
-                        cnf_path = optarg;
-                        break;
-                case 'h':
-                        return help_verify();
-                default:
-                        return CTL_EXIT_USAGE;
-                }
-        if (argc - optind != 1 || !jwks_path) {
+        if (ctl_args.at && parse_unix_time(ctl_args.at, &now) < 0) {
+                log_error("Invalid --at value '%s': expected seconds since the epoch.", ctl_args.at);
+                return CTL_EXIT_USAGE;
+        }
+        if (ctl_args.skew && parse_timespan(ctl_args.skew, &expect.skew_usec) < 0) {
+                log_error("Invalid --skew value '%s'.", ctl_args.skew);
+                return CTL_EXIT_USAGE;
+        }
+        if (argc != 2 || !jwks_path) {
                 log_error("token verify: need --jwks FILE and one TOKENFILE; see 'attestctl token verify --help'.");
                 return CTL_EXIT_USAGE;
         }
-        path = argv[optind];
+        path = argv[1];
 
         /* The configuration supplies only what the command line leaves out. */
         if (!expect.issuer || !have_skew) {
-                r = expect.issuer ? config_new_default(&config) : config_load(ctl_config_path, &config);
+                r = expect.issuer ? config_new_default(&config) : config_load(ctl_args.config, &config);
                 if (r < 0)
                         return CTL_EXIT_FAILURE;
                 if (!expect.issuer)
@@ -219,34 +187,27 @@ static int help_decode(void) {
 }
 
 static int token_verb_decode(int argc, char **argv) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
         _cleanup_(jwt_freep) Jwt *jwt = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_erase_ char *compact = NULL;
         _cleanup_free_ char *reason = NULL;
         const char *s;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        return help_decode();
-                default:
-                        return CTL_EXIT_USAGE;
-                }
-        if (argc - optind != 1) {
+        if (ctl_args.given & VERIFY_ONLY_OPTIONS) {
+                log_error("token decode: takes no verify options; see 'attestctl token decode --help'.");
+                return CTL_EXIT_USAGE;
+        }
+        if (argc != 2) {
                 log_error("token decode: need one TOKENFILE; see 'attestctl token decode --help'.");
                 return CTL_EXIT_USAGE;
         }
 
-        if (read_input(argv[optind], JWT_SIZE_MAX, "Token file", &compact) < 0)
+        if (read_input(argv[1], JWT_SIZE_MAX, "Token file", &compact) < 0)
                 return CTL_EXIT_FAILURE;
         r = jwt_decode(compact, strlen(compact), &jwt, &reason);
         if (r < 0) {
-                log_error("%s: cannot decode: %s", argv[optind], reason ?: strerror(-r));
+                log_error("%s: cannot decode: %s", argv[1], reason ?: strerror(-r));
                 return CTL_EXIT_FAILURE;
         }
 
@@ -269,7 +230,7 @@ static int token_verb_decode(int argc, char **argv) {
         return CTL_EXIT_OK;
 }
 
-static int help(void) {
+static int help_commands(void) {
         printf("Usage: attestctl token COMMAND ...\n\n"
                "Commands:\n"
                "  (none) [--claims]  print the token attestd cached (or its claims, x-ms-policy's\n"
@@ -289,13 +250,22 @@ static int token_show(bool claims) {
         const char *name = claims ? CACHE_TOKEN_JSON : CACHE_TOKEN;
         int r;
 
-        if (config_load(ctl_config_path, &c) < 0)
+        if (config_load(ctl_args.config, &c) < 0)
                 return CTL_EXIT_FAILURE;
         r = cache_read(c->runtime_directory, name, claims ? CACHE_TOKEN_JSON_MAX : JWT_SIZE_MAX, &text, NULL);
         if (r == -ENOENT) {
                 log_error("No attestation token in %s: the host is not attested (see 'attestctl status').",
                           c->runtime_directory);
                 return CTL_EXIT_UNAVAILABLE;
+        }
+        if (r == -EACCES) {
+                /* The files are mode 0640, attestd's and the token group's. */
+                const char *group = c->token_group && *c->token_group ? c->token_group : TOKEN_GROUP_DEFAULT;
+                log_error("Permission denied reading %s/%s: only attestd and the group TokenGroup= names in "
+                          "attestd.conf (here %s; default %s) may read it. Join that group (\"usermod -aG %s $USER\", "
+                          "then log in again) or use sudo.", c->runtime_directory, name, group, TOKEN_GROUP_DEFAULT,
+                          group);
+                return CTL_EXIT_FAILURE;
         }
         if (r == -EFBIG) {
                 log_error("%s/%s is larger than %zu bytes, refusing.", c->runtime_directory, name,
@@ -335,6 +305,14 @@ static int token_show(bool claims) {
         return CTL_EXIT_OK;
 }
 
+int help_token(int argc, char **argv) {
+        if (argc >= 2 && streq(argv[1], "verify"))
+                return help_verify();
+        if (argc >= 2 && streq(argv[1], "decode"))
+                return help_decode();
+        return help_commands();
+}
+
 int verb_token(int argc, char **argv) {
         static const struct {
                 const char *name;
@@ -344,18 +322,20 @@ int verb_token(int argc, char **argv) {
                 { "verify", token_verb_verify },
         };
 
-        if (argc < 2)
-                return token_show(false);
-        if (argc == 2 && streq(argv[1], "--claims"))
-                return token_show(true);
-        if (streq(argv[1], "-h") || streq(argv[1], "--help"))
-                return help();
-
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(argv[1], commands[i].name)) {
-                        optind = 0;
-                        return commands[i].run(argc - 1, argv + 1);
+        if (argc < 2) {
+                if (ctl_args.given & ~CTL_OPT_CLAIMS) {
+                        log_error("token: the verify options need 'token verify'; see 'attestctl token --help'.");
+                        return CTL_EXIT_USAGE;
                 }
+                return token_show(ctl_args.claims);
+        }
+        if (ctl_args.claims) {
+                log_error("token: --claims applies to the cached token only; see 'attestctl token --help'.");
+                return CTL_EXIT_USAGE;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(argv[1], commands[i].name))
+                        return commands[i].run(argc - 1, argv + 1);
 
         log_error("token: unknown command '%s'; see 'attestctl token --help'.", argv[1]);
         return CTL_EXIT_USAGE;

@@ -2,7 +2,6 @@
 /* attestctl pcrs / quote: read PCRs, or make and check a quote, straight from the TPM (not via the
  * daemon). `quote --output-dir` writes files tpm2_checkquote(1) understands. */
 #include <fcntl.h>
-#include <getopt.h>
 #include <sys/stat.h>
 
 #include <json-c/json.h>
@@ -287,19 +286,20 @@ static int do_quote(const TpmArgs *a, const Config *c) {
         return CTL_EXIT_OK;
 }
 
-static int help_pcrs(void) {
+int help_pcrs(void) {
         printf("Usage: attestctl pcrs [--json] [--tcti T] [--banks LIST] [--pcrs LIST]\n\n"
                "Read PCR values and the pcrUpdateCounter from the TPM (not through attestd).\n"
                "Defaults come from the [TPM] section of the configuration.\n\n"
-               "  -j, --json         JSON output\n"
-               "  -T, --tcti T       TCTI, e.g. device:/dev/tpmrm0 or swtpm:path=SOCKET\n"
+               "  -j, --json[=MODE]  JSON output (pretty, short, off)\n"
+               "  -T, --tcti T       TCTI, e.g. device:/dev/tpmrm0 or swtpm:path=SOCKET (default: TCTI=,\n"
+               "                     else $TPM2TOOLS_TCTI, else $TSS2_TCTI, else device:/dev/tpmrm0)\n"
                "  -b, --banks LIST   banks, e.g. sha1,sha256\n"
                "  -p, --pcrs LIST    PCRs, e.g. 0-7,14\n"
                "  -h, --help         this help\n");
         return CTL_EXIT_OK;
 }
 
-static int help_quote(void) {
+int help_quote(void) {
         printf("Usage: attestctl quote --nonce HEX [--pcrs LIST] [--banks LIST] [--json] [--tcti T]\n"
                "                      [--output-dir DIR]\n\n"
                "Quote the PCRs with the attestation key (creating and persisting it at the\n"
@@ -308,70 +308,52 @@ static int help_quote(void) {
                "  -n, --nonce HEX       qualifying data, up to 64 bytes\n"
                "  -o, --output-dir DIR  also write quote.bin, sig.bin, pcrs.bin, pcrs.values, ak.pub\n"
                "                        and ak.pub.pem (for tpm2_checkquote)\n"
-               "  -j, --json            JSON output\n"
-               "  -T, --tcti T          TCTI\n"
+               "  -j, --json[=MODE]     JSON output (pretty, short, off)\n"
+               "  -T, --tcti T          TCTI (default: TCTI=, else $TPM2TOOLS_TCTI or $TSS2_TCTI)\n"
                "  -b, --banks LIST      banks, e.g. sha256\n"
                "  -p, --pcrs LIST       PCRs, e.g. 0-7\n"
                "  -h, --help            this help\n");
         return CTL_EXIT_OK;
 }
 
-static int run(int argc, char **argv, bool quote) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "tcti", required_argument, NULL, 'T' },
-                { "banks", required_argument, NULL, 'b' },
-                { "pcrs", required_argument, NULL, 'p' },
-                { "nonce", required_argument, NULL, 'n' },
-                { "output-dir", required_argument, NULL, 'o' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+/* The TCTI: --tcti, else TCTI= when the configuration sets one, else the variables tpm2-tools users
+ * already export, else the built-in default. A configured value equal to the default counts as
+ * unset: the file cannot tell "TCTI=device:/dev/tpmrm0" from no TCTI= after loading. */
+static const char *choose_tcti(const Config *c) {
+        _cleanup_(config_freep) Config *d = NULL;
+        const char *e;
+
+        if (ctl_args.tcti)
+                return ctl_args.tcti;
+        if (config_new_default(&d) >= 0 && !streq(c->tcti, d->tcti))
+                return c->tcti;
+        if ((e = getenv("TPM2TOOLS_TCTI")) && *e)
+                return e;
+        if ((e = getenv("TSS2_TCTI")) && *e)
+                return e;
+        return c->tcti;
+}
+
+static int run(bool quote) {
         _cleanup_(config_freep) Config *c = NULL;
-        TpmArgs a = {};
-        int opt;
+        TpmArgs a = {
+                .pcrs = ctl_args.pcrs,
+                .banks = ctl_args.banks,
+                .nonce = ctl_args.nonce,
+                .output_dir = ctl_args.output_dir,
+                .json = ctl_args.json != CTL_JSON_OFF,
+        };
 
-        while ((opt = getopt_long(argc, argv, quote ? "jT:b:p:n:o:h" : "jT:b:p:h", options, NULL)) >= 0)
-                switch (opt) {
-                case 'j':
-                        a.json = true;
-                        break;
-                case 'T':
-                        a.tcti = optarg;
-                        break;
-                case 'b':
-                        a.banks = optarg;
-                        break;
-                case 'p':
-                        a.pcrs = optarg;
-                        break;
-                case 'n':
-                case 'o':
-                        if (!quote) {
-                                log_error("pcrs: unknown option; see 'attestctl pcrs --help'.");
-                                return CTL_EXIT_USAGE;
-                        }
-                        *(opt == 'n' ? &a.nonce : &a.output_dir) = optarg;
-                        break;
-                case 'h':
-                        return quote ? help_quote() : help_pcrs();
-                default:
-                        return CTL_EXIT_USAGE;
-                }
-        if (optind < argc) {
-                log_error("%s: unexpected argument '%s'.", argv[0], argv[optind]);
-                return CTL_EXIT_USAGE;
-        }
-
-        if (config_load(ctl_config_path, &c) < 0)
+        if (config_load(ctl_args.config, &c) < 0)
                 return CTL_EXIT_FAILURE;
+        a.tcti = choose_tcti(c);
         return quote ? do_quote(&a, c) : do_pcrs(&a, c);
 }
 
 int verb_pcrs(int argc, char **argv) {
-        return run(argc, argv, false);
+        return run(false);
 }
 
 int verb_quote(int argc, char **argv) {
-        return run(argc, argv, true);
+        return run(true);
 }

@@ -3,6 +3,7 @@
  * Nothing else lives here. */
 #include <getopt.h>
 
+#include "config-check.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -10,6 +11,8 @@
 /* --once while a daemon (or another --once) holds the runtime directory: sysexits' EX_TEMPFAIL,
  * "try again later", distinct from a failed attestation (1). */
 #define EXIT_RUNTIME_DIR_BUSY 75
+/* A bad command line: the same status as attestctl's (and systemd's tools'). */
+#define EXIT_USAGE 2
 
 static const char *arg_config = NULL;
 static bool arg_test_config = false;
@@ -20,7 +23,8 @@ static void help(void) {
                "Attest this host's measured boot to Microsoft Azure Attestation and keep the\n"
                "signed token fresh under /run/attestd.\n\n"
                "  -c, --config FILE   configuration file (default " CONFIG_FILE_DEFAULT ")\n"
-               "  -t, --test-config   check the configuration, print the effective values, exit\n"
+               "  -t, --test-config   check the configuration as attestd would at start (and the files,\n"
+               "                      group and TCTI module it names), print the effective values, exit\n"
                "      --once          attest once, write the token files, print the result, exit\n"
                "                      (exit 75 while a running attestd holds the runtime directory)\n"
                "  -d, --debug         log debug messages\n"
@@ -81,15 +85,10 @@ int main(int argc, char **argv) {
         log_open();
         r = parse_argv(argc, argv);
         if (r <= 0)
-                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
 
-        if (arg_test_config) {
-                _cleanup_(config_freep) Config *config = NULL;
-                if (config_load(arg_config, &config) < 0)
-                        return EXIT_FAILURE;
-                config_dump(config, stdout);
-                return EXIT_SUCCESS;
-        }
+        if (arg_test_config)
+                return config_test(arg_config, stdout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
         r = manager_new(arg_config, arg_once, &m);
         if (r < 0)

@@ -2,6 +2,7 @@
 /* The Manager's lifecycle and state machine: starting an attempt and turning its result into one
  * transition, which manager_publish() makes visible. */
 #include <signal.h>
+#include <stdarg.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-id128.h>
 
@@ -249,33 +250,48 @@ static void manager_leave_runtime_dir(Manager *m) {
         m->dir_fd = safe_close(m->dir_fd);
 }
 
-int manager_reload(Manager *m) {
+/* Logs why a reload failed, keeps the reason for Reload()'s D-Bus error, returns ERROR. */
+_printf_(3, 4) static int reload_failed(char **reterr_reason, int error, const char *format, ...) {
+        _cleanup_free_ char *reason = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&reason, format, ap) < 0)
+                reason = NULL;
+        va_end(ap);
+        log_struct(LOG_ERR, error, ATTESTD_MESSAGE_CONFIG_INVALID, NULL,
+                   "Reloading the configuration failed: %s; keeping the running configuration.", strna(reason));
+        if (reterr_reason)
+                *reterr_reason = TAKE_PTR(reason);
+        return error;
+}
+
+int manager_reload(Manager *m, char **reterr_reason) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(attester_freep) Attester *a = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_free_ char *reason = NULL;
         bool new_dir, new_endpoint;
         gid_t gid;
         int r;
 
-        r = config_load(m->config_path, &c);
+        r = config_load_full(m->config_path, &c, &reason);
         if (r < 0)
-                return log_struct(LOG_ERR, r, ATTESTD_MESSAGE_CONFIG_INVALID, NULL,
-                                  "Reloading the configuration failed, keeping the old one.");
-        _cleanup_free_ char *group_error = NULL;
-        r = token_group_resolve(c->token_group, &gid, &group_error);
+                return reload_failed(reterr_reason, r, "%s", reason ?: strerror(-r));
+        r = token_group_resolve(c->token_group, &gid, &reason);
         if (r < 0)
-                return log_error_errno(r, "Reloading: %s; keeping the old configuration.", group_error);
+                return reload_failed(reterr_reason, r, "%s", reason ?: strerror(-r));
         new_dir = !streq(c->runtime_directory, m->config->runtime_directory);
         new_endpoint = !endpoint_equal(c->endpoint, m->config->endpoint);
         if (new_dir) {
                 r = manager_take_runtime_dir(c->runtime_directory, &dir_fd);
                 if (r < 0)
-                        return log_error_errno(r, "Reloading: cannot use RuntimeDirectory=%s, keeping the old configuration.",
-                                               c->runtime_directory);
+                        return reload_failed(reterr_reason, r, "[Cache] RuntimeDirectory=%s cannot be used: %s",
+                                             c->runtime_directory, strerror(-r));
         }
         r = attester_new(m->event, c, &a);
         if (r < 0)
-                return log_error_errno(r, "Reloading: cannot set up the attester: %m");
+                return reload_failed(reterr_reason, r, "cannot set up the attester: %s", strerror(-r));
 
         /* A token of the old endpoint must not stay published, nor anything in a directory we leave. */
         if (new_endpoint || new_dir)
@@ -303,7 +319,7 @@ int manager_reload(Manager *m) {
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        (void) manager_reload(userdata);
+        (void) manager_reload(userdata, NULL);
         return 0;
 }
 

@@ -112,9 +112,11 @@ int manager_run(Manager *m);
 /* Starts an attempt now (or right after the running one). REASON goes to the journal. */
 void manager_attest_now(Manager *m, const char *reason);
 
-/* Re-reads the configuration; on error keeps the old one and returns it. A new Endpoint= or
- * RuntimeDirectory= withdraws the token (and empties the old directory) before attesting again. */
-int manager_reload(Manager *m);
+/* Re-reads the configuration; on error keeps the running one, returns the error and, when
+ * RETERR_REASON is not NULL, a malloc'd reason ("file:line: Invalid [Section] Key=: why"). A new
+ * Endpoint= or RuntimeDirectory= withdraws the token (and empties the old directory) before
+ * attesting again. */
+int manager_reload(Manager *m, char **reterr_reason);
 
 const char *manager_state_to_string(ManagerState s);
 

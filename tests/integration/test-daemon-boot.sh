@@ -42,6 +42,27 @@ status=$("$ATTESTCTL" status) || fail "attestctl status"
 assert_contains "$status" "State: attested" "attestctl status"
 json=$("$ATTESTCTL" status --json) || fail "attestctl status --json"
 assert_eq "$(echo "$json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["State"])')" attested "status --json"
+# The stable shape (attestctl(1) JSON OUTPUT): property names, RFC 3339 beside the microseconds,
+# PCRs as {"bank":{"index":"hex"}} like pcrs/quote/eventlog --replay.
+echo "$json" | /usr/bin/python3 -c '
+import json, sys, datetime
+d = json.load(sys.stdin)
+need = {"State", "Stale", "Endpoint", "TokenPath", "TokenExpiresUSec", "TokenExpires", "LastAttestationUSec",
+        "LastAttestation", "NextAttestationUSec", "NextAttestation", "AttestationCount", "FailureCount",
+        "LastError", "AttestedPCRs"}
+assert need <= set(d), need - set(d)
+for k in ("TokenExpires", "LastAttestation"):
+    t = datetime.datetime.strptime(d[k], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    assert int(t.timestamp()) == d[k + "USec"] // 1000000, (k, d[k])
+assert set(d["AttestedPCRs"]) == {"sha256"}, d["AttestedPCRs"]
+assert "7" in d["AttestedPCRs"]["sha256"] and "14" in d["AttestedPCRs"]["sha256"], d["AttestedPCRs"]
+' || fail "status --json shape"
+assert_eq "$("$ATTESTCTL" --json=short status | wc -l)" 1 "status --json=short"
+"$ATTESTCTL" is-attested -q || fail "is-attested on an attested host"
+assert_eq "$("$ATTESTCTL" is-attested)" yes "is-attested output"
+metrics=$("$ATTESTCTL" metrics) || fail "attestctl metrics"
+assert_contains "$metrics" 'attestd_state{attestd_state="attested"} 1' "metrics state"
+assert_contains "$metrics" "attestd_attestations_total 1" "metrics count"
 
 # The live object matches the golden introspection data (properties' values aside).
 busctl --system introspect --xml-interface org.attestd.Attest1 /org/attestd/Attest1 |

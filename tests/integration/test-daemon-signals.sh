@@ -18,8 +18,14 @@ grep -q "Unknown key 'RelyingPartyId' in section \[Cache\]" "$TEST_TMPDIR/attest
 # A broken security-relevant value: the old configuration stays in force.
 printf '[Service]\nEndpoint=http://downgrade.example\n' >"$CONF.d/60-bad.conf"
 kill -HUP "$ATTESTD_PID"
-wait_until 10 grep -q "Reloading the configuration failed, keeping the old one" "$TEST_TMPDIR/attestd.log" ||
-        fail "a bad reload was not reported"
+wait_until 10 grep -q "Reloading the configuration failed: .*60-bad.conf:2: Invalid \[Service\] Endpoint=: must start with https://; keeping the running configuration" \
+        "$TEST_TMPDIR/attestd.log" || fail "a bad reload was not reported with its reason"
+! grep -q "refusing to start" "$TEST_TMPDIR/attestd.log" || fail "a reload said it refuses to start"
+# Reload() (systemctl reload's busctl call) carries the same reason in its D-Bus error.
+if err=$(busctl --system call org.attestd.Attest1 /org/attestd/Attest1 org.attestd.Attest1 Reload 2>&1); then
+        fail "Reload() accepted a bad configuration"
+fi
+assert_contains "$err" "60-bad.conf:2: Invalid [Service] Endpoint=: must start with https://" "Reload() error"
 kill -0 "$ATTESTD_PID" || fail "attestd died on a bad reload"
 assert_eq "$(get_property Endpoint)" "$MAA_ENDPOINT" "Endpoint after a bad reload"
 rm "$CONF.d/60-bad.conf"
@@ -30,6 +36,7 @@ maa_ctl fault stall=30 >/dev/null
 "$ATTESTCTL" attest >/dev/null 2>&1 &
 wait_until 5 sh -c '[ "$(busctl --system get-property org.attestd.Attest1 /org/attestd/Attest1 org.attestd.Attest1 State)" = "s \"attesting\"" ]' ||
         fail "no attempt in flight"
+assert_contains "$("$ATTESTCTL" status)" "Next attempt: now (in progress)" "status during an attempt"
 sleep 0.3
 start=$(date +%s%N)
 kill "$ATTESTD_PID"

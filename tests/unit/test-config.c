@@ -7,7 +7,9 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "check-main.h"
+#include "conf-files.h"
 #include "config.h"
+#include "edit-distance.h"
 #include "log.h"
 
 static Config *parse(const char *text, int *ret_r) {
@@ -223,13 +225,82 @@ START_TEST(test_unknown_and_malformed_lines) {
                 "Endpoint=https://outside.section\n"
                 "[Nope]\nEndpoint=http://ignored-because-section-unknown\n"
                 "[Service\n"
-                "[Service]\nNoSuchKey=1\njust words\n   ApiVersion  =  v9  \r\n";
+                "[Service]\njust words\n   ApiVersion  =  v9  \r\n"
+                "[Schedule]\nNoSuchKey=1\n[Cache]\nEndpoint=https://misplaced.example\n";
         int r;
         _cleanup_(config_freep) Config *c = parse(text, &r);
 
         ck_assert_int_eq(r, 0);
         ck_assert_ptr_null(c->endpoint);
         ck_assert_str_eq(c->api_version, "v9");
+}
+END_TEST
+
+/* A misspelt key where it could hide a security setting refuses the load (it used to be ignored,
+ * leaving Method=none or no Endpoint= in force), with the reason kept for Reload()'s error. */
+START_TEST(test_unknown_key_in_strict_section) {
+        static const struct {
+                const char *text;
+                int expect_r;
+        } cases[] = {
+                { "[Auth]\nMethd=imds\n", -EINVAL },
+                { "[Service]\nEndpont=https://a.example\n", -EINVAL },
+                { "[TPM]\nNoSuchKey=1\n", -EINVAL },
+                { "[Servce]\nEndpoint=https://a.example\n", -EINVAL },
+                { "[Schedule]\nRetryMinSecs=1\n", 0 },
+                { "[Cache]\nRelyingPartyId=x\n", 0 },
+                { "[Whatever]\nX=1\n", 0 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r;
+                _cleanup_(config_freep) Config *c = parse(cases[i].text, &r);
+                ck_assert_msg(r == cases[i].expect_r, "'%s': got %d", cases[i].text, r);
+        }
+}
+END_TEST
+
+START_TEST(test_load_reason) {
+        char dir[] = "/tmp/test-config-XXXXXX", path[256];
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *reason = NULL;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/attestd.conf", dir);
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("[Auth]\n\nMethd=imds\n", f);
+        fclose(f);
+        ck_assert_int_eq(config_load_full(path, &c, &reason), -EINVAL);
+        ck_assert_ptr_nonnull(reason);
+        ck_assert_msg(strstr(reason, "attestd.conf:3: Unknown key 'Methd' in section [Auth]; did you mean Method=?"),
+                      "reason: %s", reason);
+        reason = mfree(reason);
+
+        f = fopen(path, "we");
+        fputs("[Service]\nProvider=tpm\n", f);
+        fclose(f);
+        ck_assert_int_eq(config_load_full(path, &c, &reason), -EINVAL);
+        ck_assert_str_eq(reason, "[Service] Provider=tpm needs Endpoint=.");
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+START_TEST(test_edit_distance) {
+        static const char *const keys[] = { "Method", "TokenFile", "TenantId", "ClientId" };
+
+        ck_assert_uint_eq(edit_distance("", ""), 0);
+        ck_assert_uint_eq(edit_distance("Methd", "Method"), 1);
+        ck_assert_uint_eq(edit_distance("method", "Method"), 0);
+        ck_assert_uint_eq(edit_distance("kitten", "sitting"), 3);
+        ck_assert_uint_eq(edit_distance("abc", ""), 3);
+        ck_assert_str_eq(edit_distance_suggest("Methd", keys, ELEMENTSOF(keys)), "Method");
+        ck_assert_str_eq(edit_distance_suggest("TennantID", keys, ELEMENTSOF(keys)), "TenantId");
+        ck_assert_ptr_null(edit_distance_suggest("Endpoint", keys, ELEMENTSOF(keys)));
+        char longname[EDIT_DISTANCE_NAME_MAX + 2];
+        memset(longname, 'a', sizeof longname - 1);
+        longname[sizeof longname - 1] = '\0';
+        ck_assert_uint_eq(edit_distance(longname, "a"), SIZE_MAX);
 }
 END_TEST
 
@@ -315,6 +386,58 @@ START_TEST(test_load_dropins_in_order) {
 }
 END_TEST
 
+static void write_at(const char *dir, const char *name, const char *text) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        write_file(p, text);
+}
+
+/* systemd's rules over /etc, /run and /usr/lib: a name in a higher directory hides the same name
+ * below, a /dev/null link masks it, and all are read in file-name order. */
+START_TEST(test_conf_files_precedence) {
+        char root[] = "/tmp/test-conf-files-XXXXXX", etc[300], run[300], lib[300], p[600];
+        _cleanup_(strv_freep) char **files = NULL;
+
+        ck_assert_ptr_nonnull(mkdtemp(root));
+        snprintf(etc, sizeof etc, "%s/etc", root);
+        snprintf(run, sizeof run, "%s/run", root);
+        snprintf(lib, sizeof lib, "%s/lib", root);
+        ck_assert_int_eq(mkdir(etc, 0755), 0);
+        ck_assert_int_eq(mkdir(lib, 0755), 0); /* run/ stays missing at first */
+        write_at(lib, "10-vendor.conf", "");
+        write_at(lib, "50-both.conf", "");
+        write_at(etc, "50-both.conf", "");
+        write_at(lib, "60-masked.conf", "");
+        snprintf(p, sizeof p, "%s/60-masked.conf", etc);
+        ck_assert_int_eq(symlink("/dev/null", p), 0);
+        write_at(etc, "90-admin.conf", "");
+        write_at(etc, "README", "");
+        const char *const dirs[] = { etc, run, lib, NULL };
+
+        ck_assert_int_eq(conf_files_list(dirs, &files, NULL), 3);
+        snprintf(p, sizeof p, "%s/10-vendor.conf", lib);
+        ck_assert_str_eq(files[0], p);
+        snprintf(p, sizeof p, "%s/50-both.conf", etc);
+        ck_assert_str_eq(files[1], p);
+        snprintf(p, sizeof p, "%s/90-admin.conf", etc);
+        ck_assert_str_eq(files[2], p);
+        ck_assert_ptr_null(files[3]);
+        files = strv_free(files);
+
+        ck_assert_int_eq(mkdir(run, 0755), 0);
+        write_at(run, "10-vendor.conf", "");
+        write_at(run, "20-cloud-init.conf", "");
+        ck_assert_int_eq(conf_files_list(dirs, &files, NULL), 4);
+        snprintf(p, sizeof p, "%s/10-vendor.conf", run);
+        ck_assert_str_eq(files[0], p);
+        snprintf(p, sizeof p, "%s/20-cloud-init.conf", run);
+        ck_assert_str_eq(files[1], p);
+
+        snprintf(p, sizeof p, "rm -rf '%s'", root);
+        ck_assert_int_eq(system(p), 0);
+}
+END_TEST
+
 START_TEST(test_load_missing) {
         _cleanup_(config_freep) Config *c = NULL;
         ck_assert_int_eq(config_load("/nonexistent/attestd.conf", &c), -ENOENT);
@@ -379,6 +502,9 @@ static Suite *config_suite(void) {
 
         tc = tcase_create("files");
         tcase_add_test(tc, test_unknown_and_malformed_lines);
+        tcase_add_test(tc, test_unknown_key_in_strict_section);
+        tcase_add_test(tc, test_load_reason);
+        tcase_add_test(tc, test_conf_files_precedence);
         tcase_add_test(tc, test_garbage_bytes);
         tcase_add_test(tc, test_empty_file_and_reset);
         tcase_add_test(tc, test_load_dropins_in_order);
@@ -388,6 +514,7 @@ static Suite *config_suite(void) {
 
         tc = tcase_create("parsers");
         tcase_add_test(tc, test_parse_helpers);
+        tcase_add_test(tc, test_edit_distance);
         suite_add_tcase(s, tc);
         return s;
 }
