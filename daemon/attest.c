@@ -161,6 +161,7 @@ bool attest_reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
                 return true;
         }
         if (res->error < 0) {
+                a->result.no_reply = true;
                 attest_finish(a, ATTEST_RETRY, res->error, "%s: cannot reach %s: %s", what, endpoint,
                               res->error_text ?: strerror(-res->error));
                 return true;

@@ -16,6 +16,8 @@
 #define TIMER_ACCURACY_COARSE USEC_PER_SEC
 #define TIMER_ACCURACY_POLL (USEC_PER_SEC / 10)
 #define TIMER_ACCURACY_FINE (USEC_PER_MSEC * 5)
+/* A flapping link must not turn into a stream of attempts. */
+#define NETWORK_RETRY_MIN_USEC (250 * USEC_PER_MSEC)
 
 uint64_t now_usec(clockid_t clock) {
         struct timespec ts;
@@ -295,6 +297,50 @@ void manager_disarm_timers(Manager *m) {
         m->expiry_timer = sd_event_source_disable_unref(m->expiry_timer);
         m->poll_timer = sd_event_source_disable_unref(m->poll_timer);
         m->debounce_timer = sd_event_source_disable_unref(m->debounce_timer);
+}
+
+/* A link came up or a route appeared. Only a retry for a failure that never reached the service is
+ * brought forward: service-side failures (4xx, 5xx, 429) keep their backoff and Retry-After. */
+static void on_network_change(NetWatch *w, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now, due, armed;
+
+        if (attester_is_running(m->attester)) {
+                m->network_changed = true; /* manager_network_failed() looks at it */
+                return;
+        }
+        if (!m->retry_for_network || !m->retry_timer || sd_event_source_get_enabled(m->retry_timer, NULL) <= 0)
+                return;
+        now = now_usec(CLOCK_BOOTTIME);
+        due = m->last_network_attempt_usec + NETWORK_RETRY_MIN_USEC;
+        if (m->last_network_attempt_usec > 0 && now < due) {
+                if (sd_event_source_get_time(m->retry_timer, &armed) >= 0 && armed > due)
+                        (void) sd_event_source_set_time(m->retry_timer, due);
+                return;
+        }
+        m->last_network_attempt_usec = now;
+        log_info("The network changed; attesting now instead of waiting out the retry delay.");
+        m->hooks.attest(m, "the network changed");
+}
+
+int manager_watch_network(Manager *m) {
+        int r;
+
+        if (m->netwatch)
+                return 0;
+        r = netwatch_new(m->event, on_network_change, m, &m->netwatch);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot watch the network (rtnetlink), relying on the retry timer: %m");
+        return 0;
+}
+
+void manager_network_failed(Manager *m, bool no_reply) {
+        bool changed = m->network_changed;
+
+        m->network_changed = false;
+        m->retry_for_network = no_reply;
+        if (no_reply && changed)
+                on_network_change(m->netwatch, m);
 }
 
 TpmContext *manager_get_tpm(Manager *m, char **reterr_message) {

@@ -254,6 +254,7 @@ static void on_auth(AuthRequest *q, const AuthResult *res, void *userdata) {
                 bool transient = res->error == -EAGAIN || res->http_status >= 500 ||
                                  IN_SET(res->error, -ETIMEDOUT, -ECONNREFUSED, -ENXIO, -ECONNRESET, -EPROTO);
                 attest_keep_retry_after(a, res->retry_after_sec);
+                a->result.no_reply = transient && res->http_status == 0;
                 return attest_finish(a, transient ? ATTEST_RETRY : ATTEST_ERROR, res->error,
                                      "cannot get an Entra token (%s): %s",
                                      auth_method_to_string(a->config->auth_method),
