@@ -205,10 +205,11 @@ static void check_resume(Manager *m) {
         m->boottime_offset_usec = offset;
 }
 
-static void pcr_poll_tpm(Manager *m, TpmContext *tpm);
+static int pcr_poll_tpm(Manager *m, TpmContext *tpm);
 
-/* The TPM is opened for each look and closed again: a simulator (swtpm) serves one client at a
- * time, and tpm2-tools or attestctl on the same TPM must not wait for attestd. */
+/* The TPM context stays open between polls: a poll is one TPM2_PCR_Read, not a TCTI load and an
+ * ESAPI start-up. A TPM shared with other programs needs a resource manager (/dev/tpmrm0, the
+ * default), which every TPM client needs anyway. */
 static void pcr_poll(Manager *m) {
         _cleanup_free_ char *err = NULL;
         TpmContext *tpm;
@@ -219,19 +220,17 @@ static void pcr_poll(Manager *m) {
         tpm = manager_get_tpm(m, &err);
         if (!tpm)
                 return;
-        pcr_poll_tpm(m, tpm);
-        manager_put_tpm(m);
+        manager_put_tpm(m, pcr_poll_tpm(m, tpm) < 0);
 }
 
-static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
+/* Returns < 0 when the TPM failed (the context is then opened anew for the next poll). */
+static int pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         uint32_t counter;
         int r;
 
         r = tpm_pcr_read_counter(tpm, &counter);
-        if (r < 0) {
-                log_debug_errno(r, "Reading the PCR update counter failed: %m");
-                return;
-        }
+        if (r < 0)
+                return log_debug_errno(r, "Reading the PCR update counter failed: %m");
         /* An unmoved counter still leaves PCRs 16-23 to look at: their extends do not count. Once
          * the token is known stale, only the counter triggers again (the values differ until the
          * next token, and the retry schedule owns the attempts meanwhile). */
@@ -239,15 +238,13 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         m->pcr_counter = counter;
         m->have_pcr_counter = true;
         if (!m->token || (!moved && (m->token_stale || !(m->token->pcr_mask & PCR_NO_INCREMENT_MASK))))
-                return;
+                return 0;
 
         r = attested_pcrs_changed(m, tpm, moved ? UINT32_MAX : PCR_NO_INCREMENT_MASK);
-        if (r < 0) {
-                log_warning_errno(r, "Re-reading the attested PCRs failed, ignoring: %m");
-                return;
-        }
+        if (r < 0)
+                return log_warning_errno(r, "Re-reading the attested PCRs failed, ignoring: %m");
         if (r == 0)
-                return;
+                return 0;
         if (!m->token_stale) {
                 log_struct(LOG_NOTICE, 0, ATTESTD_MESSAGE_PCRS_CHANGED, NULL,
                            "Attested PCRs changed; the token is stale until attested again.");
@@ -256,6 +253,7 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         uint64_t now = now_usec(CLOCK_BOOTTIME);
         (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, pcr_attempt_due(m, now) - now,
                          TIMER_ACCURACY_FINE, on_debounce, "debounce");
+        return 0;
 }
 
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -348,6 +346,7 @@ TpmContext *manager_get_tpm(Manager *m, char **reterr_message) {
 
         if (m->tpm)
                 return m->tpm;
+        log_debug("Opening the TPM %s.", strna(m->config->tcti)); /* tests count these */
         r = tpm_context_new_full(m->config->tcti, &m->tpm, reterr_message);
         if (r < 0) {
                 if (reterr_message && !*reterr_message && asprintf(reterr_message, "cannot open TPM %s: %s",
@@ -358,6 +357,9 @@ TpmContext *manager_get_tpm(Manager *m, char **reterr_message) {
         return m->tpm;
 }
 
-void manager_put_tpm(Manager *m) {
-        m->tpm = tpm_context_free(m->tpm);
+void manager_put_tpm(Manager *m, bool failed) {
+        if (m->tpm && (failed || tpm_context_is_broken(m->tpm))) {
+                log_debug("Closing the TPM context after a failure; it is opened again at the next use.");
+                m->tpm = tpm_context_free(m->tpm);
+        }
 }

@@ -183,7 +183,9 @@ static void warn_no_ak_cert(Manager *m, const AttestResult *r) {
 static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {
         Manager *m = userdata;
 
-        manager_put_tpm(m);
+        /* A failure may be the TPM's (swtpm restarted, a device error): a broken context is
+         * opened anew, a sound one is kept. */
+        manager_put_tpm(m, false);
         warn_no_ak_cert(m, r);
         if (r->outcome == ATTEST_OK)
                 manager_attest_succeeded(m, r);

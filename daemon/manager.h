@@ -60,7 +60,7 @@ struct Manager {
         int dir_fd;                     /* the runtime directory, flock()ed while this process runs */
         char boot_id[33];               /* for the state file: a reader tells a dead writer by PID + boot */
 
-        TpmContext *tpm;                /* open only while in use */
+        TpmContext *tpm;                /* kept open for the daemon's life; reopened after a failure */
         Attester *attester;
 
         ManagerState state;
@@ -166,8 +166,10 @@ int manager_watch_network(Manager *m);
 void manager_network_failed(Manager *m, bool no_reply);
 /* Returns the TPM context, opening it if needed; NULL (and *reterr_message) when unavailable. */
 TpmContext *manager_get_tpm(Manager *m, char **reterr_message);
-/* Closes the TPM context after use (manager_get_tpm() opens it again). */
-void manager_put_tpm(Manager *m);
+/* Ends a use of the TPM context. It stays open for the next one (no TCTI load per PCR poll) unless
+ * FAILED or the context broke (a TCTI or ESAPI failure: swtpm restarted, a device error): then it
+ * is closed, and the next manager_get_tpm() opens a new one. */
+void manager_put_tpm(Manager *m, bool failed);
 
 /* --- manager-files.c ----------------------------------------------------------------------- */
 typedef enum FilesToken {
