@@ -51,9 +51,7 @@ wait_until() {
         done
 }
 
-# start_swtpm [NAME]: a fresh swtpm on unix sockets, reached through tpm-mux.py (mux.sock) as
-# /dev/tpmrm0 is: attestd keeps its TPM context open, and swtpm serves one connection at a time.
-# Exports SWTPM_DIR, TPM2TOOLS_TCTI and ATTEST_TCTI (both the mux).
+# start_swtpm [NAME]: a fresh swtpm on unix sockets; exports TPM2TOOLS_TCTI and ATTEST_TCTI.
 start_swtpm() {
         need_cmd swtpm swtpm_ioctl
         local dir="$TEST_TMPDIR/${1:-tpm}"
@@ -65,12 +63,8 @@ start_swtpm() {
         wait_until 5 test -S "$dir/tpm.sock.ctrl" || fail "swtpm sockets did not appear"
         wait_until 5 test -s "$dir/swtpm.pid" || fail "swtpm wrote no pid file"
         register_pid "$(cat "$dir/swtpm.pid")"
-        /usr/bin/python3 "$top_srcdir/tests/integration/tpm-mux.py" "$dir/mux.sock" "$dir/tpm.sock" \
-                2>>"$dir/mux.log" &
-        register_pid $!
-        wait_until 5 test -S "$dir/mux.sock" || fail "tpm-mux.py did not start"
         export SWTPM_DIR="$dir"
-        export TPM2TOOLS_TCTI="swtpm:path=$dir/mux.sock" ATTEST_TCTI="swtpm:path=$dir/mux.sock"
+        export TPM2TOOLS_TCTI="swtpm:path=$dir/tpm.sock" ATTEST_TCTI="swtpm:path=$dir/tpm.sock"
 }
 
 # reboot_swtpm: simulated power cycle (PCRs reset, resetCount increments).

@@ -21,8 +21,8 @@ setup_attestation
 # The TPM socket as udev leaves /dev/tpmrm0: group tss, 0660; what the user must read is readable.
 chmod 0711 "$TEST_TMPDIR"
 # (the swtpm TCTI also talks to the control socket)
-chgrp tss "$SWTPM_DIR/mux.sock" "$SWTPM_DIR/tpm.sock.ctrl"
-chmod 0660 "$SWTPM_DIR/mux.sock" "$SWTPM_DIR/tpm.sock.ctrl"
+chgrp tss "$SWTPM_DIR/tpm.sock" "$SWTPM_DIR/tpm.sock.ctrl"
+chmod 0660 "$SWTPM_DIR/tpm.sock" "$SWTPM_DIR/tpm.sock.ctrl"
 chmod 0755 "$SWTPM_DIR" "$MAA_DIR" && chmod 0644 "$MAA_DIR/ca.pem" "$CONF"
 # The runtime directory as RuntimeDirectory= makes it: owned by the service's user.
 mkdir -p "$RUNDIR" && chown "$DAEMON_USER:nogroup" "$RUNDIR" && chmod 0755 "$RUNDIR"

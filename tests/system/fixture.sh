@@ -76,7 +76,7 @@ fixture_tpm_socket() {
         local gid
         gid=$(awk -F: '$1 == "tss" { print $3 }' "$ROOT/etc/group")
         [ -n "$gid" ] || die "the tree has no group tss"
-        chgrp "$gid" "$1/mux.sock" "$1/tpm.sock.ctrl" && chmod 0660 "$1/mux.sock" "$1/tpm.sock.ctrl" ||
+        chgrp "$gid" "$1/tpm.sock" "$1/tpm.sock.ctrl" && chmod 0660 "$1/tpm.sock" "$1/tpm.sock.ctrl" ||
                 die "cannot give the swtpm sockets in $1 to group tss"
         chmod 0755 "$1"
 }

@@ -100,12 +100,7 @@ sys_start_swtpm() {
         wait_until 5 test -S "$SWTPM_DIR/tpm.sock.ctrl" || fail "swtpm sockets did not appear"
         wait_until 5 test -s "$SWTPM_DIR/swtpm.pid" || fail "swtpm wrote no pid file"
         register_pid "$(cat "$SWTPM_DIR/swtpm.pid")"
-        # attestd keeps its TPM context open: the mux lets tpm2-tools in too, as /dev/tpmrm0 does.
-        /usr/bin/python3 "$TOP_SRCDIR/tests/integration/tpm-mux.py" "$SWTPM_DIR/mux.sock" \
-                "$SWTPM_DIR/tpm.sock" 2>>"$SWTPM_DIR/mux.log" &
-        register_pid $!
-        wait_until 5 test -S "$SWTPM_DIR/mux.sock" || fail "tpm-mux.py did not start"
-        TPM2TOOLS_TCTI="swtpm:path=$SWTPM_DIR/mux.sock"
+        TPM2TOOLS_TCTI="swtpm:path=$SWTPM_DIR/tpm.sock"
         export SWTPM_DIR TPM2TOOLS_TCTI
         sys_replay_eventlog "$EVENTLOG"
 }

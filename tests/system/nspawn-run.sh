@@ -50,7 +50,7 @@ fixture_users
 [ -n "${SWTPM_DIR:-}" ] && fixture_tpm_socket "$SWTPM_DIR"
 endpoint=https://127.0.0.1:1
 [ -n "${EMU_DIR:-}" ] && endpoint=$(cat "$EMU_DIR/endpoint")
-fixture_config "$endpoint" swtpm:path=/srv/swtpm/mux.sock "${EVENTLOG:-}"
+fixture_config "$endpoint" swtpm:path=/srv/swtpm/tpm.sock "${EVENTLOG:-}"
 mkdir -p "$ROOT/srv/swtpm"
 
 # The container has no TPM device (the TPM is the host's swtpm on a bound socket), so the

@@ -26,7 +26,7 @@ check "the emulator's TLS certificate is refused without the test CA" \
         sh -c '! curl -sS $endpoint/.well-known/openid-configuration'
 check "token group and reader exist" sh -c 'id -nG tokenreader | grep -qw attestd-token'
 check "the config names the swtpm and the emulator" \
-        sh -c 'grep -qx "TCTI=swtpm:path=/srv/swtpm/mux.sock" /etc/attestd/attestd.conf && grep -qx "Endpoint=$endpoint" /etc/attestd/attestd.conf'
+        sh -c 'grep -qx "TCTI=swtpm:path=/srv/swtpm/tpm.sock" /etc/attestd/attestd.conf && grep -qx "Endpoint=$endpoint" /etc/attestd/attestd.conf'
 if [ $installed = yes ]; then
         check "installed attestctl runs (its libraries are in the rootfs)" /usr/bin/attestctl --version
         check "installed attestd resolves its libraries" sh -c '! ldd /usr/libexec/attestd | grep -q "not found"'
@@ -55,7 +55,7 @@ sed -e '/^\[Install\]/,\$d' -e '/^Condition/d' \\
 cat >"\$ROOT/usr/lib/attestd-test/sandbox-probe" <<'EOP'
 #!/bin/sh
 set -e
-tpm2_pcrread -T swtpm:path=/srv/swtpm/mux.sock sha256:0
+tpm2_pcrread -T swtpm:path=/srv/swtpm/tpm.sock sha256:0
 head -c 64 /etc/attestd/test-eventlog.bin >/dev/null
 curl -sSf --cacert /etc/attestd/test-ca.pem -o /dev/null $endpoint/certs
 echo probe >/run/attestd/sandbox-probe
