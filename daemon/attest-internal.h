@@ -54,6 +54,8 @@ struct Attester {
         TokenExpect expect;             /* the provider's parts (cnf, nonces); the driver adds the rest */
         const char *replay_mismatch;    /* borrowed from the provider's evidence: shown with a denial */
         bool jwks_fetched;
+        HttpRequest *keys_req;          /* the OpenID/JWKS fetch, beside the provider's own request */
+        bool keys_quiet;                /* ... started ahead of the token: a failure only drops it */
         AttestResult result;
 };
 

@@ -7,6 +7,7 @@
 
 #include "attest-internal.h"
 #include "cleanup.h"
+#include "log.h"
 #include "maa-error.h"
 #include "maa-msg.h"
 
@@ -33,6 +34,8 @@ void attest_result_done(AttestResult *r) {
 
 static void run_reset(Attester *a) {
         a->http_req = http_request_free(a->http_req);
+        a->keys_req = http_request_free(a->keys_req);
+        a->keys_quiet = false;
         a->finish_source = sd_event_source_disable_unref(a->finish_source);
         if (a->provider && a->provider->reset)
                 a->provider->reset(a);
@@ -83,6 +86,7 @@ void attest_finish(Attester *a, AttestOutcome outcome, int error, const char *fm
         }
         /* Nothing of the run may call back any more (a pending Entra request, say). */
         a->http_req = http_request_free(a->http_req);
+        a->keys_req = http_request_free(a->keys_req);
         if (a->provider && a->provider->reset)
                 a->provider->reset(a);
         if (sd_event_add_defer(a->event, &a->finish_source, on_finish, a) < 0)
@@ -157,6 +161,7 @@ bool attest_reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
                 return true;
         }
         if (res->error < 0) {
+                a->result.no_reply = true;
                 attest_finish(a, ATTEST_RETRY, res->error, "%s: cannot reach %s: %s", what, endpoint,
                               res->error_text ?: strerror(-res->error));
                 return true;
@@ -212,34 +217,83 @@ bool attest_reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
 }
 
 static void step_verify(Attester *a);
+static void step_fetch_keys(Attester *a);
+
+/* The key set is fetched on a->keys_req, beside the provider's request, so a fetch started ahead
+ * of the token (keys_quiet) overlaps the legs. A failure of that early fetch is not the run's: it
+ * is dropped, and the token, when it comes, fetches again with the usual errors. Returns true when
+ * the reply must not be used (the run finished, or the early fetch was dropped). */
+static bool keys_reply_failed(Attester *a, HttpResult *res, const char *what) {
+        if (!a->keys_quiet)
+                return attest_reply_failed(a, res, what, false);
+        if (res->error >= 0 && res->status == 200)
+                return false;
+        log_debug("Fetching the key set ahead of the token failed (%s), will fetch it after.", what);
+        a->keys_quiet = false;
+        a->jwks_fetched = false;
+        return true;
+}
+
+/* The same for a reply that came but cannot be used: finishes the run with the message, or drops an
+ * early fetch. */
+_printf_(4, 5) static void keys_bad_reply(Attester *a, AttestOutcome outcome, int error, const char *fmt, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (a->keys_quiet) {
+                log_debug("Fetching the key set ahead of the token failed (%s), will fetch it after.", strna(text));
+                a->keys_quiet = false;
+                a->jwks_fetched = false;
+                return;
+        }
+        attest_finish(a, outcome, error, "%s", k >= 0 ? text : "out of memory");
+}
+
+static int keys_get(Attester *a, const char *url, size_t max, http_done_fn cb) {
+        static const char *const json_headers[] = { "Accept: application/json", NULL };
+        HttpRequestSpec spec = {
+                .method = HTTP_GET,
+                .url = url,
+                .headers = json_headers,
+                .max_response_size = max,
+        };
+        a->result.round_trips++;
+        return http_request(a->http, &spec, cb, a, &a->keys_req);
+}
 
 static void on_jwks(HttpRequest *req, HttpResult *res, void *userdata) {
         Attester *a = userdata;
         _cleanup_free_ char *reason = NULL;
         Jwks *jwks = NULL;
 
-        a->http_req = http_request_free(a->http_req);
-        if (attest_reply_failed(a, res, "key set", false))
+        a->keys_req = http_request_free(a->keys_req);
+        if (keys_reply_failed(a, res, "key set"))
                 return;
         if (jwks_parse(res->body, res->body_size, &jwks, &reason) < 0)
-                return attest_finish(a, ATTEST_RETRY, -EBADMSG, "key set from %s is malformed: %s", a->jwks_url,
-                                     strna(reason));
+                return keys_bad_reply(a, ATTEST_RETRY, -EBADMSG, "key set from %s is malformed: %s", a->jwks_url,
+                                      strna(reason));
         char *text = strndup(res->body, res->body_size);
         if (!text) {
                 jwks_free(jwks);
-                return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+                return keys_bad_reply(a, ATTEST_ERROR, -ENOMEM, "out of memory");
         }
         jwks_free(a->jwks);
         a->jwks = jwks;
         free(a->jwks_text);
         a->jwks_text = text;
-        step_verify(a);
+        a->keys_quiet = false;
+        if (a->report)
+                step_verify(a);
 }
 
 static void fetch_jwks(Attester *a) {
-        int r = attest_get(a, a->jwks_url, JWKS_SIZE_MAX, NULL, false, on_jwks);
+        int r = keys_get(a, a->jwks_url, JWKS_SIZE_MAX, on_jwks);
         if (r < 0)
-                attest_finish(a, ATTEST_ERROR, r, "cannot request the key set %s: %s", a->jwks_url, strerror(-r));
+                keys_bad_reply(a, ATTEST_ERROR, r, "cannot request the key set %s: %s", a->jwks_url, strerror(-r));
 }
 
 static void on_openid(HttpRequest *req, HttpResult *res, void *userdata) {
@@ -247,19 +301,19 @@ static void on_openid(HttpRequest *req, HttpResult *res, void *userdata) {
         _cleanup_(openid_config_freep) OpenIdConfig *oc = NULL;
         _cleanup_free_ char *reason = NULL, *pinned = NULL;
 
-        a->http_req = http_request_free(a->http_req);
-        if (attest_reply_failed(a, res, "OpenID metadata", false))
+        a->keys_req = http_request_free(a->keys_req);
+        if (keys_reply_failed(a, res, "OpenID metadata"))
                 return;
         if (openid_config_parse(res->body, res->body_size, &oc, &reason) < 0)
-                return attest_finish(a, ATTEST_RETRY, -EBADMSG, "OpenID metadata of %s is malformed: %s",
-                                     a->endpoint, strna(reason));
+                return keys_bad_reply(a, ATTEST_RETRY, -EBADMSG, "OpenID metadata of %s is malformed: %s",
+                                      a->endpoint, strna(reason));
         if (jwks_url_for_endpoint(a->endpoint, &pinned) < 0)
-                return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+                return keys_bad_reply(a, ATTEST_ERROR, -ENOMEM, "out of memory");
         /* The key set must come from the endpoint, whatever the document says. */
         if (!endpoint_equal(oc->jwks_uri, pinned))
-                return attest_finish(a, ATTEST_RETRY, -EPERM,
-                                     "OpenID metadata names key set %s, not %s under the endpoint; refusing it",
-                                     oc->jwks_uri, pinned);
+                return keys_bad_reply(a, ATTEST_RETRY, -EPERM,
+                                      "OpenID metadata names key set %s, not %s under the endpoint; refusing it",
+                                      oc->jwks_uri, pinned);
         a->jwks_url = TAKE_PTR(pinned);
         fetch_jwks(a);
 }
@@ -273,9 +327,17 @@ static void step_fetch_keys(Attester *a) {
                 return fetch_jwks(a);
         r = endpoint_url(a->endpoint, "/.well-known/openid-configuration", &url);
         if (r >= 0)
-                r = attest_get(a, url, OPENID_CONFIG_SIZE_MAX, NULL, false, on_openid);
+                r = keys_get(a, url, OPENID_CONFIG_SIZE_MAX, on_openid);
         if (r < 0)
-                attest_finish(a, ATTEST_ERROR, r, "cannot request the OpenID metadata: %s", strerror(-r));
+                keys_bad_reply(a, ATTEST_ERROR, r, "cannot request the OpenID metadata: %s", strerror(-r));
+}
+
+/* With no key set cached and the endpoint known, fetches it while the provider's legs run. */
+static void prefetch_keys(Attester *a) {
+        if (a->jwks || !a->endpoint || a->keys_req)
+                return;
+        a->keys_quiet = true;
+        step_fetch_keys(a);
 }
 
 static void step_verify(Attester *a) {
@@ -285,6 +347,10 @@ static void step_verify(Attester *a) {
         int r;
 
         if (!a->jwks) {
+                if (a->keys_req) {
+                        a->keys_quiet = false; /* the early fetch is the run's now: its reply goes on */
+                        return;
+                }
                 step_fetch_keys(a);
                 return;
         }
@@ -342,6 +408,7 @@ int attester_run(Attester *a, TpmContext *tpm, attest_done_fn cb, void *userdata
         a->tpm = tpm;
         a->cb = cb;
         a->userdata = userdata;
+        prefetch_keys(a);
         a->provider->start(a);
         return 0;
 }

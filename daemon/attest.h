@@ -29,6 +29,8 @@ typedef struct AttestResult {
                                          * RetryMaxSec=; 0 = none */
         char *request_id;               /* x-ms-request-id of the reply that failed the run (also in
                                          * message); NULL when none or the run succeeded */
+        bool no_reply;                  /* the service was not reached at all (no route, DNS,
+                                         * connection refused or timed out): the network may be the cause */
         bool evidence_collected;        /* the TPM evidence was gathered (whatever happened next) */
         bool ak_cert_sent;              /* ... and it carried an AK certificate */
 

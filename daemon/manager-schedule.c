@@ -16,6 +16,8 @@
 #define TIMER_ACCURACY_COARSE USEC_PER_SEC
 #define TIMER_ACCURACY_POLL (USEC_PER_SEC / 10)
 #define TIMER_ACCURACY_FINE (USEC_PER_MSEC * 5)
+/* A flapping link must not turn into a stream of attempts. */
+#define NETWORK_RETRY_MIN_USEC (250 * USEC_PER_MSEC)
 
 uint64_t now_usec(clockid_t clock) {
         struct timespec ts;
@@ -203,10 +205,11 @@ static void check_resume(Manager *m) {
         m->boottime_offset_usec = offset;
 }
 
-static void pcr_poll_tpm(Manager *m, TpmContext *tpm);
+static int pcr_poll_tpm(Manager *m, TpmContext *tpm);
 
-/* The TPM is opened for each look and closed again: a simulator (swtpm) serves one client at a
- * time, and tpm2-tools or attestctl on the same TPM must not wait for attestd. */
+/* The TPM context stays open between polls: a poll is one TPM2_PCR_Read, not a TCTI load and an
+ * ESAPI start-up. A TPM shared with other programs needs a resource manager (/dev/tpmrm0, the
+ * default), which every TPM client needs anyway. */
 static void pcr_poll(Manager *m) {
         _cleanup_free_ char *err = NULL;
         TpmContext *tpm;
@@ -217,19 +220,17 @@ static void pcr_poll(Manager *m) {
         tpm = manager_get_tpm(m, &err);
         if (!tpm)
                 return;
-        pcr_poll_tpm(m, tpm);
-        manager_put_tpm(m);
+        manager_put_tpm(m, pcr_poll_tpm(m, tpm) < 0);
 }
 
-static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
+/* Returns < 0 when the TPM failed (the context is then opened anew for the next poll). */
+static int pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         uint32_t counter;
         int r;
 
         r = tpm_pcr_read_counter(tpm, &counter);
-        if (r < 0) {
-                log_debug_errno(r, "Reading the PCR update counter failed: %m");
-                return;
-        }
+        if (r < 0)
+                return log_debug_errno(r, "Reading the PCR update counter failed: %m");
         /* An unmoved counter still leaves PCRs 16-23 to look at: their extends do not count. Once
          * the token is known stale, only the counter triggers again (the values differ until the
          * next token, and the retry schedule owns the attempts meanwhile). */
@@ -237,15 +238,13 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         m->pcr_counter = counter;
         m->have_pcr_counter = true;
         if (!m->token || (!moved && (m->token_stale || !(m->token->pcr_mask & PCR_NO_INCREMENT_MASK))))
-                return;
+                return 0;
 
         r = attested_pcrs_changed(m, tpm, moved ? UINT32_MAX : PCR_NO_INCREMENT_MASK);
-        if (r < 0) {
-                log_warning_errno(r, "Re-reading the attested PCRs failed, ignoring: %m");
-                return;
-        }
+        if (r < 0)
+                return log_warning_errno(r, "Re-reading the attested PCRs failed, ignoring: %m");
         if (r == 0)
-                return;
+                return 0;
         if (!m->token_stale) {
                 log_struct(LOG_NOTICE, 0, ATTESTD_MESSAGE_PCRS_CHANGED, NULL,
                            "Attested PCRs changed; the token is stale until attested again.");
@@ -254,6 +253,7 @@ static void pcr_poll_tpm(Manager *m, TpmContext *tpm) {
         uint64_t now = now_usec(CLOCK_BOOTTIME);
         (void) arm_timer(m, &m->debounce_timer, CLOCK_BOOTTIME, pcr_attempt_due(m, now) - now,
                          TIMER_ACCURACY_FINE, on_debounce, "debounce");
+        return 0;
 }
 
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -297,11 +297,56 @@ void manager_disarm_timers(Manager *m) {
         m->debounce_timer = sd_event_source_disable_unref(m->debounce_timer);
 }
 
+/* A link came up or a route appeared. Only a retry for a failure that never reached the service is
+ * brought forward: service-side failures (4xx, 5xx, 429) keep their backoff and Retry-After. */
+static void on_network_change(NetWatch *w, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now, due, armed;
+
+        if (attester_is_running(m->attester)) {
+                m->network_changed = true; /* manager_network_failed() looks at it */
+                return;
+        }
+        if (!m->retry_for_network || !m->retry_timer || sd_event_source_get_enabled(m->retry_timer, NULL) <= 0)
+                return;
+        now = now_usec(CLOCK_BOOTTIME);
+        due = m->last_network_attempt_usec + NETWORK_RETRY_MIN_USEC;
+        if (m->last_network_attempt_usec > 0 && now < due) {
+                if (sd_event_source_get_time(m->retry_timer, &armed) >= 0 && armed > due)
+                        (void) sd_event_source_set_time(m->retry_timer, due);
+                return;
+        }
+        m->last_network_attempt_usec = now;
+        log_info("The network changed; attesting now instead of waiting out the retry delay.");
+        m->hooks.attest(m, "the network changed");
+}
+
+int manager_watch_network(Manager *m) {
+        int r;
+
+        if (m->netwatch)
+                return 0;
+        r = netwatch_new(m->event, on_network_change, m, &m->netwatch);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot watch the network (rtnetlink), relying on the retry timer: %m");
+        return 0;
+}
+
+void manager_network_failed(Manager *m, bool no_reply) {
+        bool changed = m->network_changed;
+
+        m->network_changed = false;
+        m->retry_for_network = no_reply;
+        if (no_reply && changed)
+                on_network_change(m->netwatch, m);
+}
+
 TpmContext *manager_get_tpm(Manager *m, char **reterr_message) {
         int r;
 
         if (m->tpm)
                 return m->tpm;
+        log_debug("Opening the TPM %s.", strna(m->config->tcti)); /* tests count these */
         r = tpm_context_new_full(m->config->tcti, &m->tpm, reterr_message);
         if (r < 0) {
                 if (reterr_message && !*reterr_message && asprintf(reterr_message, "cannot open TPM %s: %s",
@@ -312,6 +357,9 @@ TpmContext *manager_get_tpm(Manager *m, char **reterr_message) {
         return m->tpm;
 }
 
-void manager_put_tpm(Manager *m) {
-        m->tpm = tpm_context_free(m->tpm);
+void manager_put_tpm(Manager *m, bool failed) {
+        if (m->tpm && (failed || tpm_context_is_broken(m->tpm))) {
+                log_debug("Closing the TPM context after a failure; it is opened again at the next use.");
+                m->tpm = tpm_context_free(m->tpm);
+        }
 }

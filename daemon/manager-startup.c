@@ -111,7 +111,7 @@ static int pcrs_still_hold(Manager *m, const TokenRecord *rec, char **ret_why) {
         for (size_t i = 0; i < rec->pcrs.n_banks; i++)
                 banks[i] = rec->pcrs.banks[i].alg;
         r = tpm_pcr_read(tpm, rec->pcr_mask, banks, rec->pcrs.n_banks, &now, &counter);
-        manager_put_tpm(m);
+        manager_put_tpm(m, r < 0);
         if (r < 0)
                 return why(ret_why, "reading the PCRs failed: %s", strerror(-r));
         if (pcr_set_compare(&rec->pcrs, &now, NULL) != 0)

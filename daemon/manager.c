@@ -130,7 +130,7 @@ static void manager_attest_succeeded(Manager *m, AttestResult *r) {
 }
 
 static void manager_attest_failed(Manager *m, AttestResult *r) {
-        char fverifier[512], frequest[32 + HTTP_REQUEST_ID_MAX], retry[64] = "";
+        char fverifier[512], frequest[32 + HTTP_REQUEST_ID_MAX], retry[96] = "";
         const char *fields[] = { fverifier, r->request_id ? frequest : NULL, NULL };
         uint64_t delay;
 
@@ -140,7 +140,8 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
         if (!m->once && manager_schedule_retry(m, r->retry_after_usec, &delay) >= 0) {
                 char d[32];
                 format_delay(delay, d);
-                snprintf(retry, sizeof retry, "; retrying in %s", d);
+                snprintf(retry, sizeof retry, "; retrying in %s%s", d,
+                         r->no_reply && m->netwatch ? " or when the network changes" : "");
         }
         (void) manager_set_error(m, r->message ?: strerror(-r->error));
         snprintf(fverifier, sizeof fverifier, "ATTESTD_VERIFIER=%s", strempty(attester_get_endpoint(m->attester)));
@@ -159,6 +160,8 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
                            fields, "Attestation failed: %s%s", m->last_error, retry);
                 manager_set_state(m, manager_token_valid(m) ? MANAGER_STALE : MANAGER_FAILED);
         }
+        if (!m->once)
+                manager_network_failed(m, r->no_reply);
 }
 
 /* Said once per process, before the outcome it may explain: MAA's default configuration rule
@@ -181,7 +184,9 @@ static void warn_no_ak_cert(Manager *m, const AttestResult *r) {
 static void on_attest_done(Attester *a, AttestResult *r, void *userdata) {
         Manager *m = userdata;
 
-        manager_put_tpm(m);
+        /* A failure may be the TPM's (swtpm restarted, a device error): a broken context is
+         * opened anew, a sound one is kept. */
+        manager_put_tpm(m, false);
         warn_no_ak_cert(m, r);
         if (r->outcome == ATTEST_OK)
                 manager_attest_succeeded(m, r);
@@ -219,6 +224,7 @@ void manager_attest_now(Manager *m, const char *reason) {
         }
         log_debug("Attesting: %s.", strna(reason));
         m->attempt_generation++;
+        m->network_changed = false; /* this attempt sees the network as it is now */
         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
         m->refresh_timer = sd_event_source_disable_unref(m->refresh_timer);
         m->next_attestation_usec = 0;
@@ -454,6 +460,7 @@ int manager_start(Manager *m) {
                         return r;
                 manager_serve_cached_token(m);
                 (void) manager_watch_pcrs(m);
+                (void) manager_watch_network(m);
         }
         manager_attest_now(m, "start-up");
         /* Ready once on the bus with the first attestation started: busctl works during boot
@@ -475,6 +482,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         manager_disarm_timers(m);
         m->measure_watch = sd_event_source_disable_unref(m->measure_watch);
+        netwatch_free(m->netwatch);
         for (size_t i = 0; i < m->n_pending_attest; i++)
                 sd_bus_message_unref(m->pending_attest[i].message);
         free(m->pending_attest);

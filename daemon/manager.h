@@ -15,6 +15,7 @@
 
 #include "attest.h"
 #include "config.h"
+#include "netwatch.h"
 #include "pcrs.h"
 #include "token-record.h"
 #include "tpm.h"
@@ -59,7 +60,7 @@ struct Manager {
         int dir_fd;                     /* the runtime directory, flock()ed while this process runs */
         char boot_id[33];               /* for the state file: a reader tells a dead writer by PID + boot */
 
-        TpmContext *tpm;                /* open only while in use */
+        TpmContext *tpm;                /* kept open for the daemon's life; reopened after a failure */
         Attester *attester;
 
         ManagerState state;
@@ -92,6 +93,13 @@ struct Manager {
         sd_event_source *poll_timer;     /* CLOCK_BOOTTIME, PCR counter polling */
         sd_event_source *debounce_timer; /* CLOCK_BOOTTIME */
         sd_event_source *measure_watch;  /* inotify on systemd's tpm2-measure.log */
+
+        /* Network watch: a retry after a failure that never reached the service goes at once when
+         * a link comes up or a route appears, instead of when the backoff ends. */
+        NetWatch *netwatch;
+        bool retry_for_network;         /* the pending retry is for such a failure */
+        bool network_changed;           /* the network changed during the running attempt */
+        uint64_t last_network_attempt_usec; /* BOOTTIME of the last attempt it started; 0 = never */
 
         uint64_t attempt_generation;    /* number of attempts started */
         PendingAttest *pending_attest;
@@ -152,10 +160,18 @@ int manager_schedule_expiry(Manager *m);
  * pending. */
 int manager_watch_pcrs(Manager *m);
 void manager_disarm_timers(Manager *m);
+/* Watches the kernel's links and routes: after a failure that never reached the service, a change
+ * starts the next attempt at once (at most one such attempt per 250 ms). */
+int manager_watch_network(Manager *m);
+/* Called when an attempt failed and its retry is scheduled: NO_REPLY says whether the service was
+ * reached at all. A network change seen during the attempt retries at once. */
+void manager_network_failed(Manager *m, bool no_reply);
 /* Returns the TPM context, opening it if needed; NULL (and *reterr_message) when unavailable. */
 TpmContext *manager_get_tpm(Manager *m, char **reterr_message);
-/* Closes the TPM context after use (manager_get_tpm() opens it again). */
-void manager_put_tpm(Manager *m);
+/* Ends a use of the TPM context. It stays open for the next one (no TCTI load per PCR poll) unless
+ * FAILED or the context broke (a TCTI or ESAPI failure: swtpm restarted, a device error): then it
+ * is closed, and the next manager_get_tpm() opens a new one. */
+void manager_put_tpm(Manager *m, bool failed);
 
 /* --- manager-files.c ----------------------------------------------------------------------- */
 typedef enum FilesToken {

@@ -6,6 +6,7 @@
 #include "b64.h"
 #include "cleanup.h"
 #include "evidence.h"
+#include "log.h"
 #include "maa-msg.h"
 #include "request-key.h"
 #include "tpm-ak.h"
@@ -16,8 +17,9 @@
 typedef struct TpmProvider {
         Attester *attester;
         TpmAk *ak;                      /* loaded (or created) on the first run, then reused */
-        RequestKey *spare_key;          /* made while idle: RSA key generation takes 0.1-1 s */
-        sd_event_source *keygen_source;
+        RequestKey *spare_key;          /* the next run's, made ahead on a worker thread */
+        RequestKeyJob *keygen;          /* that generation, while it runs */
+        sd_event_source *idle_source;   /* starts it when the loop is idle */
 } TpmProvider;
 
 /* One run. */
@@ -29,6 +31,7 @@ typedef struct TpmRun {
         RequestKey *key;
         char *rp_data;
         Evidence evidence;
+        bool waiting_for_key;           /* the challenge is here, the key generation not done yet */
 } TpmRun;
 
 static TpmProvider *state(Attester *a) {
@@ -55,30 +58,57 @@ static void tpm_reset(Attester *a) {
         a->run = NULL;
 }
 
-/* Makes the next run's request key while the loop has nothing else to do, so a PCR change or a
- * refresh does not wait for RSA key generation. The key never leaves memory. */
-static int on_keygen(sd_event_source *s, void *userdata) {
+static void step_request(Attester *a);
+
+/* The key generated on the worker thread becomes the spare; a run waiting for it goes on. */
+static void on_key(RequestKeyJob *j, RequestKey *key, int error, void *userdata) {
         Attester *a = userdata;
         TpmProvider *p = state(a);
+        bool waiting = a->running && run(a) && run(a)->waiting_for_key;
 
-        p->keygen_source = sd_event_source_disable_unref(p->keygen_source);
-        /* Never while a run waits for the network: this blocks the loop for 0.1-1 s (more on a
-         * loaded machine), and curl's timers would count it against the request. The run then
-         * makes its key itself, between the legs, when nothing is in flight. */
-        if (a->running)
-                return 0;
-        if (!p->spare_key && request_key_new(&p->spare_key) < 0)
-                p->spare_key = NULL; /* made on demand then */
+        p->keygen = request_key_job_free(p->keygen);
+        if (error < 0) {
+                if (waiting)
+                        attest_finish(a, ATTEST_ERROR, error, "cannot generate the request key: %s", strerror(-error));
+                return;
+        }
+        request_key_free(p->spare_key);
+        p->spare_key = key;
+        if (waiting)
+                step_request(a);
+}
+
+/* Starts making the next request key on a worker thread unless one exists or is under way: RSA key
+ * generation takes 0.1-1 s of CPU, which must not hold up the loop (D-Bus, curl's timers) nor,
+ * at start, the network legs it does not depend on. The key never leaves memory. */
+static void start_keygen(Attester *a) {
+        TpmProvider *p = state(a);
+        int r;
+
+        if (p->spare_key || p->keygen)
+                return;
+        r = request_key_generate_async(a->event, on_key, a, &p->keygen);
+        if (r < 0)
+                log_debug_errno(r, "Cannot generate the request key on a worker thread, will make it in line: %m");
+}
+
+static int on_idle(sd_event_source *s, void *userdata) {
+        Attester *a = userdata;
+
+        state(a)->idle_source = sd_event_source_disable_unref(state(a)->idle_source);
+        start_keygen(a);
         return 0;
 }
 
+/* The next key is started once the loop has nothing else to do: not while the finished run's
+ * result is being published, and never when the loop is about to exit (attestd --once). */
 static void tpm_idle(Attester *a) {
         TpmProvider *p = state(a);
 
-        if (p->spare_key || p->keygen_source)
+        if (p->spare_key || p->keygen || p->idle_source)
                 return;
-        if (sd_event_add_defer(a->event, &p->keygen_source, on_keygen, a) >= 0)
-                (void) sd_event_source_set_priority(p->keygen_source, SD_EVENT_PRIORITY_IDLE);
+        if (sd_event_add_defer(a->event, &p->idle_source, on_idle, a) >= 0)
+                (void) sd_event_source_set_priority(p->idle_source, SD_EVENT_PRIORITY_IDLE);
 }
 
 static int tpm_init(Attester *a, void **ret_state) {
@@ -96,7 +126,8 @@ static void tpm_free_state(void *s) {
 
         if (!p)
                 return;
-        sd_event_source_disable_unref(p->keygen_source);
+        sd_event_source_disable_unref(p->idle_source);
+        request_key_job_free(p->keygen);
         request_key_free(p->spare_key);
         tpm_ak_free(p->ak);
         free(p);
@@ -148,8 +179,9 @@ static void step_request(Attester *a) {
         uint8_t qd[32];
         int r;
 
+        t->waiting_for_key = false;
         t->key = TAKE_PTR(state(a)->spare_key);
-        r = t->key ? 0 : request_key_new(&t->key);
+        r = t->key ? 0 : request_key_new(&t->key); /* only when no worker thread could be started */
         if (r < 0)
                 return attest_finish(a, ATTEST_ERROR, r, "cannot generate the request key: %s", strerror(-r));
         r = maa_qualifying_data(request_key_jwk(t->key), &t->challenge, qd);
@@ -197,6 +229,10 @@ static void on_challenge(HttpRequest *req, HttpResult *res, void *userdata) {
                 return attest_finish(a, ATTEST_RETRY, -EBADMSG, "malformed challenge from %s: %s", a->endpoint,
                                      strna(reason));
         attest_forget_request_id(a); /* a later local failure is not this call's */
+        if (!state(a)->spare_key && state(a)->keygen) {
+                run(a)->waiting_for_key = true; /* on_key() goes on */
+                return;
+        }
         step_request(a);
 }
 
@@ -218,6 +254,7 @@ static void on_auth(AuthRequest *q, const AuthResult *res, void *userdata) {
                 bool transient = res->error == -EAGAIN || res->http_status >= 500 ||
                                  IN_SET(res->error, -ETIMEDOUT, -ECONNREFUSED, -ENXIO, -ECONNRESET, -EPROTO);
                 attest_keep_retry_after(a, res->retry_after_sec);
+                a->result.no_reply = transient && res->http_status == 0;
                 return attest_finish(a, transient ? ATTEST_RETRY : ATTEST_ERROR, res->error,
                                      "cannot get an Entra token (%s): %s",
                                      auth_method_to_string(a->config->auth_method),
@@ -244,6 +281,9 @@ static void tpm_start(Attester *a) {
         a->run = calloc(1, sizeof(TpmRun));
         if (!a->run)
                 return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
+        /* What does not depend on the challenge runs while the legs are in flight: the request key
+         * on its thread, the key set prefetch (the driver's), the AK load right here. */
+        start_keygen(a);
         if (!p->ak) {
                 r = tpm_ak_load_or_create(a->tpm, a->config->ak_handle, a->config->ak_algorithm, &p->ak);
                 if (r < 0)

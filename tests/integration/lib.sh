@@ -21,6 +21,15 @@ register_pid() {
         echo "$1" >>"$TEST_TMPDIR/pids"
 }
 
+# make_netns NAME: a new network namespace, deleted by the runner after the test (with the veth
+# ends inside it). Skips without root or iproute2.
+make_netns() {
+        need_cmd ip
+        [ "$(id -u)" = 0 ] || skip "network namespaces need root"
+        ip netns add "$1" 2>/dev/null || skip "cannot create a network namespace here"
+        echo "$1" >>"$TEST_TMPDIR/netns"
+}
+
 assert_eq() { # ACTUAL EXPECTED WHAT
         [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
 }

@@ -30,6 +30,13 @@ if [ -f "$TEST_TMPDIR/pids" ]; then
         done <"$TEST_TMPDIR/pids"
 fi
 
+# Network namespaces made by make_netns (their veth ends go with them).
+if [ -f "$TEST_TMPDIR/netns" ]; then
+        while read -r ns; do
+                ip netns del "$ns" 2>/dev/null
+        done <"$TEST_TMPDIR/netns"
+fi
+
 if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
         echo "--- test directory kept: $TEST_TMPDIR"
         for f in "$TEST_TMPDIR"/*.log "$TEST_TMPDIR"/*/*.log; do

@@ -52,9 +52,10 @@ def _builder(subject, issuer, pub, days):
 
 
 class TlsMaterial:
-    """Test CA (EC P-256, fast to make) and the 127.0.0.1/localhost server certificate."""
+    """Test CA (EC P-256, fast to make) and the 127.0.0.1/localhost server certificate, which
+    also names BIND when the listener is on another address (a test network namespace)."""
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, bind='127.0.0.1'):
         d = state_dir
         self.ca_cert_path = os.path.join(d, 'ca.pem')
         self.server_cert_path = os.path.join(d, 'server.pem')
@@ -78,10 +79,12 @@ class TlsMaterial:
                     os.unlink(stale)
         if not (os.path.exists(self.server_key_path) and os.path.exists(self.server_cert_path)):
             key = ec.generate_private_key(ec.SECP256R1())
-            san = x509.SubjectAlternativeName([
-                x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
-                x509.IPAddress(ipaddress.ip_address('::1')),
-                x509.DNSName('localhost')])
+            names = [x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
+                     x509.IPAddress(ipaddress.ip_address('::1')),
+                     x509.DNSName('localhost')]
+            if bind not in ('127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', ''):
+                names.append(x509.IPAddress(ipaddress.ip_address(bind)))
+            san = x509.SubjectAlternativeName(names)
             cert = (_builder(_name('127.0.0.1'), ca_cert.subject, key.public_key(), 3650)
                     .add_extension(san, critical=False)
                     .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
