@@ -54,6 +54,14 @@ sys_need_daemon() {
                 skip "attestctl in $BUILDDIR has no 'wait' verb yet (daemon without D-Bus)"
 }
 
+# sys_make_netns NAME: a new network namespace (/run/netns/NAME), deleted by sys_cleanup. Skips where
+# namespaces cannot be made.
+sys_make_netns() {
+        need_cmd ip
+        ip netns add "$1" 2>/dev/null || skip "cannot create a network namespace here"
+        echo "$1" >>"$T/netns"
+}
+
 register_pid() {
         echo "$1" >>"$T/pids"
 }
@@ -65,6 +73,12 @@ sys_cleanup() {
         while read -r pid; do
                 kill "$pid" 2>/dev/null
         done <"$T/pids"
+        # After the container: deleting a namespace takes its veth ends (and their peers) with it.
+        if [ -f "$T/netns" ]; then
+                while read -r ns; do
+                        ip netns del "$ns" 2>/dev/null
+                done <"$T/netns"
+        fi
         mountpoint -q "$T/nspawn/root" 2>/dev/null && umount "$T/nspawn/root"
         if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then
                 [ -n "${KEEP:-}" ] || rm -rf "$T"

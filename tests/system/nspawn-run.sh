@@ -2,12 +2,14 @@
 # Boots a throw-away overlay of the cached rootfs with systemd as PID 1 (systemd-nspawn), the built
 # attestd installed into it, and runs one test case inside; exits with the case's status.
 # usage: nspawn-run.sh ROOTFS OUTDIR [--test SCRIPT] [--setup SCRIPT] [--no-install] [--timeout SEC]
-#                      [--bind HOSTDIR:DIR]...
+#                      [--bind HOSTDIR:DIR]... [--netns PATH]
 #
 #   --test SCRIPT   run in the container (after guest-lib.sh) by attestd-test-case.service; it ends
 #                   the boot with `finish` (systemctl exit N). Without it: boot, report, exit.
 #   --setup SCRIPT  run on the host before the boot with ROOT (the container tree) and OUT set.
 #   --bind H:D      also bind the host's directory H at D in the container (repeatable).
+#   --netns PATH    boot in the network namespace PATH (e.g. /run/netns/NAME, made by the caller)
+#                   instead of sharing the host's network; the endpoint must be reachable from it.
 # Environment: BUILDDIR (default /work/main/build; a separate $BUILDDIR-nspawn is configured with
 # --prefix=/usr --sysconfdir=/etc when BUILDDIR has other paths), SWTPM_DIR (bound at /srv/swtpm),
 # EMU_DIR (the MAA emulator's state dir: endpoint and CA go into the config), EVENTLOG.
@@ -18,7 +20,7 @@ set -o pipefail
 SYSTEM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILDDIR=${BUILDDIR:-/work/main/build}
 
-usage() { sed -n '4,10p' "$0" >&2; exit 2; }
+usage() { sed -n '4,12p' "$0" >&2; exit 2; }
 log() { echo "[$(date +%T.%3N)] nspawn-run: $*" >&2; }
 die() { echo "nspawn-run: $*" >&2; exit 1; }
 
@@ -26,7 +28,7 @@ die() { echo "nspawn-run: $*" >&2; exit 1; }
 ROOTFS=$(readlink -f "$1")
 OUT=$(readlink -m "$2")
 shift 2
-TEST_SCRIPT='' SETUP_SCRIPT='' INSTALL=yes TIMEOUT=180 EXTRA_BINDS=()
+TEST_SCRIPT='' SETUP_SCRIPT='' INSTALL=yes TIMEOUT=180 EXTRA_BINDS=() NET_ARGS=()
 while [ $# -gt 0 ]; do
         case $1 in
         --test) TEST_SCRIPT=$(readlink -f "$2"); shift 2 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --no-install) INSTALL=no; shift ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --bind) EXTRA_BINDS+=(--bind="$2"); shift 2 ;;
+        --netns) NET_ARGS=(--network-namespace-path="$2"); shift 2 ;;
         *) usage ;;
         esac
 done
@@ -74,7 +77,7 @@ log "boot (timeout ${TIMEOUT}s)"
 t0=$(date +%s%N)
 rc=0
 timeout --kill-after=10 "$TIMEOUT" systemd-nspawn -q -D "$ROOT" --machine="attestd-test-$$" \
-        --boot --register=no --keep-unit --console=pipe "${binds[@]}" \
+        --boot --register=no --keep-unit --console=pipe "${binds[@]}" "${NET_ARGS[@]}" \
         </dev/null >"$OUT/nspawn.log" 2>&1 || rc=$?
 log "container exited with $rc after $((($(date +%s%N) - t0) / 1000000)) ms"
 [ $rc -eq 124 ] && die "container did not finish within ${TIMEOUT}s"
