@@ -125,6 +125,16 @@ class Swtpm:
             return f1.read(), f2.read()
 
 
+def booted_swtpm(tmp):
+    """A swtpm in TMP/tpm with the real OVMF boot log played in: (Swtpm, the log bytes)."""
+    os.mkdir(os.path.join(tmp, 'tpm'))
+    tpm = Swtpm(os.path.join(tmp, 'tpm'))
+    with open(OVMF_LOG, 'rb') as f:
+        log = f.read()
+    tpm.play(log)
+    return tpm, log
+
+
 def public_jwk(key):
     if isinstance(key, rsa.RSAPublicKey):
         n = key.public_numbers()

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import eventlog_replay
 import maa_policy
 import policy as policy_mod
-from harness import (API, CTL, OVMF_LOG, Attester, Emulator, HttpError, Swtpm, b64u,
+from harness import (API, CTL, OVMF_LOG, Attester, Emulator, HttpError, b64u, booted_swtpm,
                      check_issued_by, decode_jwt, have_tpm_tools, make_aik_cert, ps256, public_jwk, spki_hash,
                      test_policy, unb64u, verify_jwt, x5t)
 
@@ -47,12 +47,7 @@ class AttestWithSwtpm(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='maa-emu-test.')
-        os.mkdir(os.path.join(cls.tmp, 'tpm'))
-        cls.tpm = Swtpm(os.path.join(cls.tmp, 'tpm'))
-        with open(OVMF_LOG, 'rb') as f:
-            cls.log = f.read()
-        # Play the measured boot into the swtpm.
-        cls.tpm.play(cls.log)
+        cls.tpm, cls.log = booted_swtpm(cls.tmp)
         cls.pcr_values = cls.tpm.pcrs('sha256', range(8))
         cls.aks = {'rsa': cls.tpm.create_ak('ak-rsa', 'rsa', 'rsassa'),
                    'ecc': cls.tpm.create_ak('ak-ecc', 'ecc', 'ecdsa'),

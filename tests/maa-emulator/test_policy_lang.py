@@ -14,7 +14,7 @@ import eventlog_replay
 import maa_policy
 import tpm_claims
 from maa_policy import Claim, PolicyEvaluationError, PolicyParseError
-from harness import (OVMF_LOG, TESTDATA, Attester, Emulator, Swtpm, have_tpm_tools,
+from harness import (OVMF_LOG, TESTDATA, Attester, Emulator, booted_swtpm, have_tpm_tools,
                      make_aik_cert, spki_hash)
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -362,11 +362,7 @@ class PolicyCheckOnRecord(unittest.TestCase):
     def setUpClass(cls):
         from cryptography.hazmat.primitives.asymmetric import rsa
         cls.tmp = tempfile.mkdtemp(prefix='maa-policy-test.')
-        os.mkdir(os.path.join(cls.tmp, 'tpm'))
-        cls.tpm = Swtpm(os.path.join(cls.tmp, 'tpm'))
-        with open(OVMF_LOG, 'rb') as f:
-            cls.log = f.read()
-        cls.tpm.play(cls.log)
+        cls.tpm, cls.log = booted_swtpm(cls.tmp)
         cls.ak_ctx, cls.ak_pub = cls.tpm.create_ak('ak', 'rsa', 'rsassa')
         cls.record = os.path.join(cls.tmp, 'record')
         policy = os.path.join(cls.tmp, 'emulator-policy.json')
