@@ -45,6 +45,8 @@ check_counts "a 503 at start, then attested" service=1
 maa_ctl fault deny --count 1 >/dev/null
 if "$ATTESTCTL" attest >/dev/null 2>&1; then fail "attested through a deny fault"; fi
 check_counts "a policy denial" service=1 denied=1
+# The retry after the denial must be over, or the next fault would hit it rather than our attempt.
+wait_state attested 15
 
 maa_ctl fault bad-signature --count 1 >/dev/null
 if "$ATTESTCTL" attest >/dev/null 2>&1; then fail "attested with a bad token signature"; fi
