@@ -273,7 +273,8 @@ _printf_(4, 5) static void keys_bad_reply(Attester *a, AttestOutcome outcome, in
                 a->jwks_fetched = false;
                 return;
         }
-        /* A reply that cannot be used is retried and the service's; a request that cannot be made is ours. */
+        /* A reply that cannot be used is retried and the service's; a request that cannot be made is
+         * ours. */
         a->result.failure_class = outcome == ATTEST_RETRY ? ATTEST_FAILURE_SERVICE : ATTEST_FAILURE_LOCAL;
         attest_finish(a, outcome, error, "%s", k >= 0 ? text : "out of memory");
 }

@@ -64,7 +64,8 @@ static int property_get_failure_counts(sd_bus *bus, const char *path, const char
         if (r < 0)
                 return r;
         for (AttestFailureClass c = 0; c < _ATTEST_FAILURE_CLASS_MAX; c++) {
-                r = sd_bus_message_append(reply, "{st}", attest_failure_class_to_string(c), m->failure_counts[c]);
+                r = sd_bus_message_append(reply, "{st}", attest_failure_class_to_string(c),
+                                          m->failure_counts[c]);
                 if (r < 0)
                         return r;
         }
@@ -176,7 +177,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("AttestationCount", "t", NULL, offsetof(Manager, attestation_count),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("FailureCount", "t", NULL, offsetof(Manager, failure_count), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("FailureCounts", "a{st}", property_get_failure_counts, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FailureCounts", "a{st}", property_get_failure_counts, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state), method_attest,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -296,8 +296,8 @@ static int status_print_json(const Status *s) {
         json_object_object_add(o, "NextAttestation", ctl_json_timestamp(s->next));
         json_object_object_add(o, "AttestationCount", json_object_new_uint64(s->count));
         json_object_object_add(o, "FailureCount", json_object_new_uint64(s->failures));
-        json_object_object_add(o, "FailureCounts",
-                               s->failure_counts ? json_object_get(s->failure_counts) : json_object_new_object());
+        json_object_object_add(o, "FailureCounts", s->failure_counts ? json_object_get(s->failure_counts) :
+                                                                       json_object_new_object());
         json_object_object_add(o, "LastError", json_object_new_string(strempty(s->last_error)));
         json_object_object_add(o, "AttestedPCRs", s->pcrs ? json_object_get(s->pcrs) : json_object_new_object());
         return ctl_print_json(o);

@@ -28,7 +28,8 @@ static void print_failures(const Status *s) {
                 return;
         }
         json_object_object_foreach(s->failure_counts, class, n)
-                printf("attestd_failures_total{class=\"%s\"} %" PRIu64 "\n", class, json_object_get_uint64(n));
+                printf("attestd_failures_total{class=\"%s\"} %" PRIu64 "\n", class,
+                       json_object_get_uint64(n));
 }
 
 static void print_metrics(const Status *s) {

@@ -509,7 +509,8 @@ static void on_reply(HttpRequest *req, HttpResult *res, void *userdata) {
                 return attest_finish(a, ATTEST_RETRY, r, "the measured PCRs changed while attesting, so the sealed "
                                      "token cannot be opened; attesting again: %s", tpm_reason(a, r));
         if (r == -EBADMSG) {
-                a->result.failure_class = ATTEST_FAILURE_SERVICE; /* the TPM is fine, the service's sealing is not */
+                /* The key was recreated as bound; what the service sealed to it does not open. */
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, r, "sealed token could not be decrypted: %s", tpm_reason(a, r));
         }
         if (r < 0)
