@@ -22,6 +22,19 @@ const char *attest_outcome_to_string(AttestOutcome o) {
         return o >= 0 && o < _ATTEST_OUTCOME_MAX ? outcome_table[o] : NULL;
 }
 
+static const char *const failure_class_table[_ATTEST_FAILURE_CLASS_MAX] = {
+        [ATTEST_FAILURE_LOCAL] = "local",
+        [ATTEST_FAILURE_UNREACHABLE] = "unreachable",
+        [ATTEST_FAILURE_SERVICE] = "service",
+        [ATTEST_FAILURE_DENIED] = "denied",
+        [ATTEST_FAILURE_UNAUTHORIZED] = "unauthorized",
+        [ATTEST_FAILURE_TOKEN] = "token",
+};
+
+const char *attest_failure_class_to_string(AttestFailureClass c) {
+        return c >= 0 && c < _ATTEST_FAILURE_CLASS_MAX ? failure_class_table[c] : NULL;
+}
+
 void attest_result_done(AttestResult *r) {
         free(r->message);
         free(r->request_id);
@@ -68,6 +81,12 @@ static int on_finish(sd_event_source *s, void *userdata) {
 
 void attest_finish(Attester *a, AttestOutcome outcome, int error, const char *fmt, ...) {
         a->result.outcome = outcome;
+        /* Two classes follow from what every path already records, so no call site can get them
+         * wrong; the others are set by the caller in a->result.failure_class. */
+        if (a->result.no_reply)
+                a->result.failure_class = ATTEST_FAILURE_UNREACHABLE;
+        else if (outcome == ATTEST_DENIED)
+                a->result.failure_class = ATTEST_FAILURE_DENIED;
         a->result.error = error;
         if (fmt) {
                 _cleanup_free_ char *text = NULL;
@@ -156,6 +175,7 @@ bool attest_reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
 
         keep_request_id(a, res);
         if (res->error == -EFBIG) {
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 attest_finish(a, ATTEST_RETRY, res->error, "%s: the reply from %s is larger than allowed; refusing it",
                               what, endpoint);
                 return true;
@@ -168,6 +188,8 @@ bool attest_reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
         }
         if (res->status == 200)
                 return false;
+        /* An error reply is the service's, unless the cases below say otherwise. */
+        a->result.failure_class = ATTEST_FAILURE_SERVICE;
 
         if (maa_parse_error(res->body, res->body_size, &code, &message) < 0 ||
             maa_error_one_line(message, &line) < 0) {
@@ -202,6 +224,7 @@ bool attest_reply_failed(Attester *a, HttpResult *res, const char *what, bool ev
                 break;
         case MAA_ERROR_UNAUTHORIZED:
                 auth_invalidate(a->auth);
+                a->result.failure_class = ATTEST_FAILURE_UNAUTHORIZED;
                 attest_finish(a, ATTEST_ERROR, -EACCES,
                               "%s: not authorized (%s): %s; check AuthMethod= and the identity's role on the provider",
                               what, status, line);
@@ -250,6 +273,9 @@ _printf_(4, 5) static void keys_bad_reply(Attester *a, AttestOutcome outcome, in
                 a->jwks_fetched = false;
                 return;
         }
+        /* A reply that cannot be used is retried and the service's; a request that cannot be made is
+         * ours. */
+        a->result.failure_class = outcome == ATTEST_RETRY ? ATTEST_FAILURE_SERVICE : ATTEST_FAILURE_LOCAL;
         attest_finish(a, outcome, error, "%s", k >= 0 ? text : "out of memory");
 }
 
@@ -371,6 +397,7 @@ static void step_verify(Attester *a) {
         attest_forget_request_id(a); /* a key set fetch's: that call went well */
         if (r < 0) {
                 a->result.request_id = TAKE_PTR(a->report_request_id);
+                a->result.failure_class = ATTEST_FAILURE_TOKEN;
                 return attest_finish(a, ATTEST_RETRY, r, "the service's token was rejected: %s", strna(reason));
         }
         /* A verified token that is (nearly) expired is still no result: publishing it would only
@@ -378,6 +405,7 @@ static void step_verify(Attester *a) {
         r = token_check_usable(t, now, &reason);
         if (r < 0) {
                 a->result.request_id = TAKE_PTR(a->report_request_id);
+                a->result.failure_class = ATTEST_FAILURE_TOKEN;
                 return attest_finish(a, ATTEST_RETRY, r, "the service's token is too short-lived to use "
                                      "(check the clocks of this host and the service): %s", strna(reason));
         }

@@ -21,8 +21,27 @@ typedef enum AttestOutcome {
         _ATTEST_OUTCOME_MAX,
 } AttestOutcome;
 
+/* Why a run failed, in terms an operator of a fleet acts on (FailureCounts, attestctl metrics). Set
+ * where the failure is understood: the HTTP and token paths in attest.c and the providers. LOCAL is
+ * the zero value, so a failure nobody classified (out of memory, a file the manager cannot write)
+ * counts as this host's own. The names are a stable API: add, never rename. */
+typedef enum AttestFailureClass {
+        ATTEST_FAILURE_LOCAL,           /* "local": TPM, event log, configuration, files, memory */
+        ATTEST_FAILURE_UNREACHABLE,     /* "unreachable": no reply at all (DNS, connect, TLS, timeout) */
+        ATTEST_FAILURE_SERVICE,         /* "service": a reply but no verdict (5xx, 408, 429, 400 to a
+                                         * request without evidence, oversized or malformed reply) */
+        ATTEST_FAILURE_DENIED,          /* "denied": the policy denied or refused the evidence, or the
+                                         * provider has no policy (ATTEST_DENIED) */
+        ATTEST_FAILURE_UNAUTHORIZED,    /* "unauthorized": HTTP 401/403, or no Entra token */
+        ATTEST_FAILURE_TOKEN,           /* "token": the service's token failed verification (signature,
+                                         * issuer, claims, lifetime, size) */
+        _ATTEST_FAILURE_CLASS_MAX,
+        _ATTEST_FAILURE_CLASS_INVALID = -EINVAL,
+} AttestFailureClass;
+
 typedef struct AttestResult {
         AttestOutcome outcome;
+        AttestFailureClass failure_class; /* meaningless on ATTEST_OK */
         int error;                      /* 0 on ATTEST_OK, else -errno */
         char *message;                  /* operator-facing reason (LastError); NULL on success */
         uint64_t retry_after_usec;      /* the service's or the token endpoint's Retry-After, at most
@@ -79,3 +98,4 @@ const char *attester_get_provider(const Attester *a);
 const char *attester_get_endpoint(const Attester *a);
 
 const char *attest_outcome_to_string(AttestOutcome o);
+const char *attest_failure_class_to_string(AttestFailureClass c);

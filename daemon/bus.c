@@ -52,6 +52,26 @@ static int property_get_expires(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "t", m->token ? m->token->expires_usec : UINT64_C(0));
 }
 
+/* Every class, zero included: a collector sees the whole family from the first scrape on, and a
+ * class that appears later is not mistaken for a reset. */
+static int property_get_failure_counts(sd_bus *bus, const char *path, const char *interface,
+                                       const char *property, sd_bus_message *reply, void *userdata,
+                                       sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{st}");
+        if (r < 0)
+                return r;
+        for (AttestFailureClass c = 0; c < _ATTEST_FAILURE_CLASS_MAX; c++) {
+                r = sd_bus_message_append(reply, "{st}", attest_failure_class_to_string(c),
+                                          m->failure_counts[c]);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
 static int property_get_stale(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
@@ -157,6 +177,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("AttestationCount", "t", NULL, offsetof(Manager, attestation_count),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("FailureCount", "t", NULL, offsetof(Manager, failure_count), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FailureCounts", "a{st}", property_get_failure_counts, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state), method_attest,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -169,7 +191,7 @@ void bus_emit_changed(Manager *m) {
         (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "LastError", "TokenPath",
                                               "TokenExpiresUSec", "Stale", "LastAttestationUSec",
                                               "NextAttestationUSec", "AttestedPCRs", "AttestationCount",
-                                              "FailureCount", "Endpoint", NULL);
+                                              "FailureCount", "FailureCounts", "Endpoint", NULL);
 }
 
 void bus_reply_pending_attest(Manager *m) {

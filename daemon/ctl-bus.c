@@ -24,6 +24,7 @@ void status_done(Status *s) {
         free(s->endpoint);
         free(s->token_path);
         json_object_put(s->pcrs);
+        json_object_put(s->failure_counts);
         free(s->provider);
         json_object_put(s->vm);
 }
@@ -120,6 +121,31 @@ static int read_pcrs(sd_bus_message *m, json_object **ret) {
         return sd_bus_message_exit_container(m);
 }
 
+/* FailureCounts a{st} as {"class":count,...}. The class names are the daemon's: a class added
+ * there shows up here without a new attestctl. */
+static int read_failure_counts(sd_bus_message *m, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        const char *class;
+        uint64_t n;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(m, 'a', "{st}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "{st}", &class, &n)) > 0)
+                if (json_object_object_add(o, class, json_object_new_uint64(n)) < 0)
+                        return -ENOMEM;
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 /* Reads every property with one GetAll. */
 static int status_get(sd_bus *bus, Status *s, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -159,6 +185,8 @@ static int status_get(sd_bus *bus, Status *s, sd_bus_error *error) {
                         r = sd_bus_message_read(reply, "b", &s->stale);
                 else if (streq(name, "AttestedPCRs"))
                         r = read_pcrs(reply, &s->pcrs);
+                else if (streq(name, "FailureCounts"))
+                        r = read_failure_counts(reply, &s->failure_counts);
                 else
                         r = sd_bus_message_skip(reply, sig);
                 if (r < 0)
@@ -212,7 +240,19 @@ static void status_print_text(const Status *s) {
         printf(" Last attested: %s\n", format_time(s->last, b, sizeof b));
         /* During an attempt there is no next one scheduled yet: say what is happening. */
         printf("  Next attempt: %s\n", streq(s->state, "attesting") ? "now (in progress)" : format_time(s->next, b, sizeof b));
-        printf("  Attestations: %" PRIu64 " succeeded, %" PRIu64 " failed\n", s->count, s->failures);
+        printf("  Attestations: %" PRIu64 " succeeded, %" PRIu64 " failed", s->count, s->failures);
+        if (s->failures > 0 && s->failure_counts) {
+                const char *sep = " (";
+                json_object_object_foreach(s->failure_counts, class, n) {
+                        if (json_object_get_uint64(n) == 0)
+                                continue;
+                        printf("%s%" PRIu64 " %s", sep, json_object_get_uint64(n), class);
+                        sep = ", ";
+                }
+                if (!streq(sep, " ("))
+                        printf(")");
+        }
+        printf("\n");
         printf("    Last error: %s\n", *s->last_error ? s->last_error : "-");
         if (s->vm) {
                 const char *prefix = "      Azure VM: ";
@@ -256,6 +296,8 @@ static int status_print_json(const Status *s) {
         json_object_object_add(o, "NextAttestation", ctl_json_timestamp(s->next));
         json_object_object_add(o, "AttestationCount", json_object_new_uint64(s->count));
         json_object_object_add(o, "FailureCount", json_object_new_uint64(s->failures));
+        json_object_object_add(o, "FailureCounts", s->failure_counts ? json_object_get(s->failure_counts) :
+                                                                       json_object_new_object());
         json_object_object_add(o, "LastError", json_object_new_string(strempty(s->last_error)));
         json_object_object_add(o, "AttestedPCRs", s->pcrs ? json_object_get(s->pcrs) : json_object_new_object());
         return ctl_print_json(o);

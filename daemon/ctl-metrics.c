@@ -18,6 +18,20 @@ static void seconds(const char *name, const char *help, uint64_t usec) {
         printf("%s %" PRIu64 ".%06" PRIu64 "\n", name, usec / USEC_PER_SEC, usec % USEC_PER_SEC);
 }
 
+/* One counter family with a sample per class (org.attestd.Attest1(5) FailureCounts): no unlabelled total
+ * beside them, or sum(attestd_failures_total) would count every failure twice. A daemon without
+ * FailureCounts still gets its total, unlabelled. */
+static void print_failures(const Status *s) {
+        metric("attestd_failures", "counter", "Attempts that failed since attestd started, by class.");
+        if (!s->failure_counts) {
+                printf("attestd_failures_total %" PRIu64 "\n", s->failures);
+                return;
+        }
+        json_object_object_foreach(s->failure_counts, class, n)
+                printf("attestd_failures_total{class=\"%s\"} %" PRIu64 "\n", class,
+                       json_object_get_uint64(n));
+}
+
 static void print_metrics(const Status *s) {
         metric("attestd_up", "gauge", "Whether attestd answered on the system bus.");
         printf("attestd_up 1\n");
@@ -33,8 +47,7 @@ static void print_metrics(const Status *s) {
         seconds("attestd_next_attempt_timestamp_seconds", "When the next attempt is due (0: none scheduled).", s->next);
         metric("attestd_attestations", "counter", "Attestations that succeeded since attestd started.");
         printf("attestd_attestations_total %" PRIu64 "\n", s->count);
-        metric("attestd_failures", "counter", "Attempts that failed since attestd started.");
-        printf("attestd_failures_total %" PRIu64 "\n", s->failures);
+        print_failures(s);
 }
 
 int verb_metrics(int argc, char **argv) {

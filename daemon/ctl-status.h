@@ -13,6 +13,8 @@ typedef struct Status {
         uint64_t expires, last, next, count, failures;
         int stale;
         json_object *pcrs; /* {"sha256":{"0":"hex",...},...} */
+        json_object *failure_counts; /* {"class":count,...} in the daemon's order; NULL when the
+                                      * daemon predates FailureCounts */
         char *provider;    /* from token.json; NULL when it cannot be read */
         json_object *vm;   /* the Azure VM claims worth showing, NULL when none */
 } Status;

@@ -135,6 +135,10 @@ static void manager_attest_failed(Manager *m, AttestResult *r) {
         uint64_t delay;
 
         m->failure_count++;
+        if (r->failure_class >= 0 && r->failure_class < _ATTEST_FAILURE_CLASS_MAX)
+                m->failure_counts[r->failure_class]++;
+        else
+                m->failure_counts[ATTEST_FAILURE_LOCAL]++; /* keep the sum equal to FailureCount */
         m->consecutive_failures++;
         /* Schedule first, so the published state already names the next attempt. */
         if (!m->once && manager_schedule_retry(m, r->retry_after_usec, &delay) >= 0) {

@@ -68,6 +68,8 @@ struct Manager {
         char *last_error;               /* "" when none; never NULL once started */
         uint64_t attestation_count;
         uint64_t failure_count;
+        uint64_t failure_counts[_ATTEST_FAILURE_CLASS_MAX]; /* by AttestResult.failure_class; they sum
+                                                             * to failure_count */
         unsigned consecutive_failures;
         uint64_t last_attestation_usec; /* CLOCK_REALTIME of the last success; 0 = never */
         uint64_t next_attestation_usec; /* CLOCK_REALTIME estimate of the next attempt; 0 = none */

@@ -95,6 +95,12 @@ static AttestOutcome tpm_outcome(int r) {
 
 static const char *imds_headers[] = { "Metadata: true", NULL };
 
+/* An IMDS request that got no usable answer: no answer at all counts as unreachable, an error
+ * status as the service's. */
+static void imds_failed(Attester *a, const HttpResult *res) {
+        a->result.failure_class = res->error < 0 ? ATTEST_FAILURE_UNREACHABLE : ATTEST_FAILURE_SERVICE;
+}
+
 static int imds_url(Attester *a, const char *path, char **ret) {
         return endpoint_url(a->config->imds_url, path, ret);
 }
@@ -123,6 +129,7 @@ static void on_location(HttpRequest *req, HttpResult *res, void *userdata) {
         a->http_req = http_request_free(a->http_req);
         if (res->error < 0 || res->status != 200) {
                 attest_keep_retry_after(a, res->retry_after_sec);
+                imds_failed(a, res);
                 return attest_finish(a, ATTEST_RETRY, res->error ?: -EPROTO,
                                      "no Endpoint= is set and IMDS at %s did not tell the VM's region (%s%s); "
                                      "on a machine that is not an Azure VM set Endpoint= in [Service]",
@@ -130,9 +137,11 @@ static void on_location(HttpRequest *req, HttpResult *res, void *userdata) {
                                      res->error < 0 ? (res->error_text ?: strerror(-res->error)) :
                                                       (res->status >= 500 ? "server error" : "refused"));
         }
-        if (imds_text(res, &region) < 0)
+        if (imds_text(res, &region) < 0) {
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, -EBADMSG, "IMDS at %s gave no usable region name",
                                      a->config->imds_url);
+        }
         if (a->config->shared_providers) {
                 _cleanup_free_ char *text = NULL, *found = NULL;
                 unsigned line = 0;
@@ -433,13 +442,16 @@ static void on_thim(HttpRequest *req, HttpResult *res, void *userdata) {
         a->http_req = http_request_free(a->http_req);
         if (res->error < 0 || res->status != 200) {
                 attest_keep_retry_after(a, res->retry_after_sec);
+                imds_failed(a, res);
                 return attest_finish(a, ATTEST_RETRY, res->error ?: -EPROTO,
                                      "cannot get the VCEK certificate chain from IMDS at %s: %s%s",
                                      a->config->imds_url, res->error < 0 ? "" : "HTTP error ",
                                      res->error < 0 ? (res->error_text ?: strerror(-res->error)) : "");
         }
-        if (azure_thim_parse(res->body, res->body_size, &run(a)->vcek_chain, &reason) < 0)
+        if (azure_thim_parse(res->body, res->body_size, &run(a)->vcek_chain, &reason) < 0) {
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, -EBADMSG, "IMDS's VCEK reply is malformed: %s", strna(reason));
+        }
         attest_forget_request_id(a);
         step_evidence(a);
 }
@@ -486,22 +498,29 @@ static void on_reply(HttpRequest *req, HttpResult *res, void *userdata) {
         if (attest_reply_failed(a, res, "attestation request", true))
                 return;
         r = azure_guest_parse_reply(res->body, res->body_size, &sealed, &reason);
-        if (r < 0)
+        if (r < 0) {
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, r, "malformed reply from %s: %s", a->endpoint, strna(reason));
+        }
 
         r = tpm_enckey_decrypt(a->tpm, AZURE_GUEST_PCR_MASK, &t->quote.pcrs.banks[0], &t->enc_key.public,
                                sealed.inner_key.data, sealed.inner_key.size, &key);
         if (r == -ESTALE)
                 return attest_finish(a, ATTEST_RETRY, r, "the measured PCRs changed while attesting, so the sealed "
                                      "token cannot be opened; attesting again: %s", tpm_reason(a, r));
-        if (r == -EBADMSG)
+        if (r == -EBADMSG) {
+                /* The key was recreated as bound; what the service sealed to it does not open. */
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, r, "sealed token could not be decrypted: %s", tpm_reason(a, r));
+        }
         if (r < 0)
                 return attest_finish(a, tpm_outcome(r), r, "cannot unwrap the sealed token in the TPM: %s",
                                      tpm_reason(a, r));
         r = azure_guest_unseal(&sealed, key.data, key.size, &jwt, &reason);
-        if (r < 0)
+        if (r < 0) {
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, r, "sealed token could not be decrypted: %s", strna(reason));
+        }
 
         a->expect.client_payload_nonce = t->nonce;
         a->result.pcrs = t->quote.pcrs;

@@ -153,9 +153,11 @@ static void on_report(HttpRequest *req, HttpResult *res, void *userdata) {
         if (attest_reply_failed(a, res, "attestation request", true))
                 return;
         if (maa_parse_envelope(res->body, res->body_size, &payload, &reason) < 0 ||
-            maa_parse_report(payload, &report, &reason) < 0)
+            maa_parse_report(payload, &report, &reason) < 0) {
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, -EBADMSG, "malformed report from %s: %s", a->endpoint,
                                      strna(reason));
+        }
 
         TpmRun *r = run(a);
         a->expect.cnf_jwk_json = request_key_jwk(r->key);
@@ -225,9 +227,11 @@ static void on_challenge(HttpRequest *req, HttpResult *res, void *userdata) {
         if (attest_reply_failed(a, res, "challenge request", false))
                 return;
         if (maa_parse_envelope(res->body, res->body_size, &payload, &reason) < 0 ||
-            maa_parse_challenge(payload, &run(a)->challenge, &run(a)->service_context, &reason) < 0)
+            maa_parse_challenge(payload, &run(a)->challenge, &run(a)->service_context, &reason) < 0) {
+                a->result.failure_class = ATTEST_FAILURE_SERVICE;
                 return attest_finish(a, ATTEST_RETRY, -EBADMSG, "malformed challenge from %s: %s", a->endpoint,
                                      strna(reason));
+        }
         attest_forget_request_id(a); /* a later local failure is not this call's */
         if (!state(a)->spare_key && state(a)->keygen) {
                 run(a)->waiting_for_key = true; /* on_key() goes on */
@@ -255,6 +259,8 @@ static void on_auth(AuthRequest *q, const AuthResult *res, void *userdata) {
                                  IN_SET(res->error, -ETIMEDOUT, -ECONNREFUSED, -ENXIO, -ECONNRESET, -EPROTO);
                 attest_keep_retry_after(a, res->retry_after_sec);
                 a->result.no_reply = transient && res->http_status == 0;
+                /* Entra busy or failing is the service side; anything final is the identity's. */
+                a->result.failure_class = transient ? ATTEST_FAILURE_SERVICE : ATTEST_FAILURE_UNAUTHORIZED;
                 return attest_finish(a, transient ? ATTEST_RETRY : ATTEST_ERROR, res->error,
                                      "cannot get an Entra token (%s): %s",
                                      auth_method_to_string(a->config->auth_method),

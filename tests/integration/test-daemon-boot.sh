@@ -27,6 +27,8 @@ assert_eq "$(get_property TokenPath)" "$RUNDIR/token" "TokenPath"
 assert_eq "$(get_property Endpoint)" "$MAA_ENDPOINT" "Endpoint"
 assert_eq "$(get_property AttestationCount)" 1 "AttestationCount"
 assert_eq "$(get_property FailureCount)" 0 "FailureCount"
+assert_eq "$(get_property FailureCounts)" \
+        '6 "local" 0 "unreachable" 0 "service" 0 "denied" 0 "unauthorized" 0 "token" 0' "FailureCounts"
 assert_eq "$(get_property Stale)" false "Stale"
 exp_claim=$(json_get "$RUNDIR/token.json" "d['claims']['exp']")
 assert_eq "$(get_property TokenExpiresUSec)" "${exp_claim}000000" "TokenExpiresUSec equals the token's exp"
@@ -49,8 +51,9 @@ import json, sys, datetime
 d = json.load(sys.stdin)
 need = {"State", "Stale", "Endpoint", "TokenPath", "TokenExpiresUSec", "TokenExpires", "LastAttestationUSec",
         "LastAttestation", "NextAttestationUSec", "NextAttestation", "AttestationCount", "FailureCount",
-        "LastError", "AttestedPCRs"}
+        "LastError", "AttestedPCRs", "FailureCounts"}
 assert need <= set(d), need - set(d)
+assert d["FailureCounts"] == dict.fromkeys(["local", "unreachable", "service", "denied", "unauthorized", "token"], 0), d["FailureCounts"]
 for k in ("TokenExpires", "LastAttestation"):
     t = datetime.datetime.strptime(d[k], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
     assert int(t.timestamp()) == d[k + "USec"] // 1000000, (k, d[k])
@@ -63,6 +66,8 @@ assert_eq "$("$ATTESTCTL" is-attested)" yes "is-attested output"
 metrics=$("$ATTESTCTL" metrics) || fail "attestctl metrics"
 assert_contains "$metrics" 'attestd_state{attestd_state="attested"} 1' "metrics state"
 assert_contains "$metrics" "attestd_attestations_total 1" "metrics count"
+assert_contains "$metrics" "# TYPE attestd_failures counter" "metrics failures family"
+assert_contains "$metrics" 'attestd_failures_total{class="unreachable"} 0' "metrics failures by class, zeros too"
 
 # The live object matches the golden introspection data (properties' values aside).
 busctl --system introspect --xml-interface org.attestd.Attest1 /org/attestd/Attest1 |
