@@ -258,9 +258,22 @@ static int pcr_poll_tpm(Manager *m, TpmContext *tpm) {
 
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        uint64_t next = usec + m->config->pcr_poll_interval_usec;
+        int r;
+
         pcr_poll(m);
-        return arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec,
-                         TIMER_ACCURACY_POLL, NULL, "poll");
+        /* The next poll one period after this one was due, not after it ran: counted from "now",
+         * the timer's slack (TIMER_ACCURACY_POLL) would stretch every period and drop polls. After
+         * a suspend or a long stall the period starts afresh. */
+        if (next <= now_usec(CLOCK_BOOTTIME))
+                return arm_timer(m, &m->poll_timer, CLOCK_BOOTTIME, m->config->pcr_poll_interval_usec,
+                                 TIMER_ACCURACY_POLL, NULL, "poll");
+        r = sd_event_source_set_time(s, next);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the poll timer: %m");
+        return 0;
 }
 
 static int on_measure_log(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
