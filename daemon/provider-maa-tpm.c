@@ -2,6 +2,8 @@
 /* The /attest/Tpm provider (PROTOCOL.md): Entra token, leg 1 (challenge), TPM evidence bound to the
  * challenge and a request key, leg 2 (report). The token is then verified by the shared driver
  * against the request key (cnf) and the rp_data nonce. */
+#include <malloc.h>
+
 #include "attest-internal.h"
 #include "b64.h"
 #include "cleanup.h"
@@ -76,6 +78,10 @@ static void on_key(RequestKeyJob *j, RequestKey *key, int error, void *userdata)
         p->spare_key = key;
         if (waiting)
                 step_request(a);
+        else if (!a->running)
+                /* The last allocation until the next run: give the heap the attestation freed back
+                 * to the kernel, or glibc keeps it as the idle daemon's private dirty memory. */
+                (void) malloc_trim(0);
 }
 
 /* Starts making the next request key on a worker thread unless one exists or is under way: RSA key
