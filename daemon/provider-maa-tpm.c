@@ -20,7 +20,7 @@ typedef struct TpmProvider {
         Attester *attester;
         TpmAk *ak;                      /* loaded (or created) on the first run, then reused */
         RequestKey *spare_key;          /* the next run's, made ahead on a worker thread */
-        RequestKeyJob *keygen;          /* that generation, while it runs */
+        RequestKeyJob *keygen[2];       /* generations under way (two race when a run waits) */
         sd_event_source *idle_source;   /* starts it when the loop is idle */
 } TpmProvider;
 
@@ -62,47 +62,63 @@ static void tpm_reset(Attester *a) {
 
 static void step_request(Attester *a);
 
-/* The key generated on the worker thread becomes the spare; a run waiting for it goes on. */
+static bool keygen_running(const TpmProvider *p) {
+        return p->keygen[0] || p->keygen[1];
+}
+
+/* A key generated on a worker thread becomes the spare; a run waiting for it goes on. Of two racing
+ * generations the first serves the run and the second the next run. */
 static void on_key(RequestKeyJob *j, RequestKey *key, int error, void *userdata) {
         Attester *a = userdata;
         TpmProvider *p = state(a);
         bool waiting = a->running && run(a) && run(a)->waiting_for_key;
 
-        p->keygen = request_key_job_free(p->keygen);
+        for (size_t i = 0; i < ELEMENTSOF(p->keygen); i++)
+                if (p->keygen[i] == j)
+                        p->keygen[i] = request_key_job_free(j);
         if (error < 0) {
-                if (waiting)
+                if (waiting && !keygen_running(p))
                         attest_finish(a, ATTEST_ERROR, error, "cannot generate the request key: %s", strerror(-error));
                 return;
         }
-        request_key_free(p->spare_key);
+        if (p->spare_key) {
+                request_key_free(key);  /* a run took none meanwhile: one spare is enough */
+                return;
+        }
         p->spare_key = key;
         if (waiting)
                 step_request(a);
-        else if (!a->running)
+        else if (!a->running && !keygen_running(p))
                 /* The last allocation until the next run: give the heap the attestation freed back
                  * to the kernel, or glibc keeps it as the idle daemon's private dirty memory. */
                 (void) malloc_trim(0);
 }
 
-/* Starts making the next request key on a worker thread unless one exists or is under way: RSA key
+/* Starts making request keys on worker threads, up to N at once, unless a spare exists: RSA key
  * generation takes 0.1-1 s of CPU, which must not hold up the loop (D-Bus, curl's timers) nor,
- * at start, the network legs it does not depend on. The key never leaves memory. */
-static void start_keygen(Attester *a) {
+ * at start, the network legs it does not depend on. Its time varies widely (a random prime
+ * search), so a run that needs a key now races two and takes the first. The key never leaves
+ * memory. */
+static void start_keygen(Attester *a, size_t n) {
         TpmProvider *p = state(a);
         int r;
 
-        if (p->spare_key || p->keygen)
+        if (p->spare_key)
                 return;
-        r = request_key_generate_async(a->event, on_key, a, &p->keygen);
-        if (r < 0)
-                log_debug_errno(r, "Cannot generate the request key on a worker thread, will make it in line: %m");
+        for (size_t i = 0; i < MIN(n, ELEMENTSOF(p->keygen)); i++) {
+                if (p->keygen[i])
+                        continue;
+                r = request_key_generate_async(a->event, on_key, a, &p->keygen[i]);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot generate the request key on a worker thread: %m");
+        }
 }
 
 static int on_idle(sd_event_source *s, void *userdata) {
         Attester *a = userdata;
 
         state(a)->idle_source = sd_event_source_disable_unref(state(a)->idle_source);
-        start_keygen(a);
+        start_keygen(a, 1);
         return 0;
 }
 
@@ -111,7 +127,7 @@ static int on_idle(sd_event_source *s, void *userdata) {
 static void tpm_idle(Attester *a) {
         TpmProvider *p = state(a);
 
-        if (p->spare_key || p->keygen || p->idle_source)
+        if (p->spare_key || keygen_running(p) || p->idle_source)
                 return;
         if (sd_event_add_defer(a->event, &p->idle_source, on_idle, a) >= 0)
                 (void) sd_event_source_set_priority(p->idle_source, SD_EVENT_PRIORITY_IDLE);
@@ -133,7 +149,8 @@ static void tpm_free_state(void *s) {
         if (!p)
                 return;
         sd_event_source_disable_unref(p->idle_source);
-        request_key_job_free(p->keygen);
+        for (size_t i = 0; i < ELEMENTSOF(p->keygen); i++)
+                request_key_job_free(p->keygen[i]);
         request_key_free(p->spare_key);
         tpm_ak_free(p->ak);
         free(p);
@@ -239,7 +256,7 @@ static void on_challenge(HttpRequest *req, HttpResult *res, void *userdata) {
                                      strna(reason));
         }
         attest_forget_request_id(a); /* a later local failure is not this call's */
-        if (!state(a)->spare_key && state(a)->keygen) {
+        if (!state(a)->spare_key && keygen_running(state(a))) {
                 run(a)->waiting_for_key = true; /* on_key() goes on */
                 return;
         }
@@ -295,7 +312,7 @@ static void tpm_start(Attester *a) {
                 return attest_finish(a, ATTEST_ERROR, -ENOMEM, "out of memory");
         /* What does not depend on the challenge runs while the legs are in flight: the request key
          * on its thread, the key set prefetch (the driver's), the AK load right here. */
-        start_keygen(a);
+        start_keygen(a, 2);
         if (!p->ak) {
                 r = tpm_ak_load_or_create(a->tpm, a->config->ak_handle, a->config->ak_algorithm, &p->ak);
                 if (r < 0)
