@@ -105,6 +105,17 @@ static int imds_url(Attester *a, const char *path, char **ret) {
         return endpoint_url(a->config->imds_url, path, ret);
 }
 
+/* GET {IMDSURL}PATH (plain HTTP, "Metadata: true"), at most MAX bytes of reply, answered to CB. */
+static int imds_get(Attester *a, const char *path, size_t max, http_done_fn cb) {
+        _cleanup_free_ char *url = NULL;
+        int r;
+
+        r = imds_url(a, path, &url);
+        if (r < 0)
+                return r;
+        return attest_get(a, url, max, imds_headers, true, cb);
+}
+
 /* IMDS answers in plain text: one printable line at most. */
 static int imds_text(HttpResult *res, const char **ret) {
         if (res->body_size == 0 || res->body_size > IMDS_TEXT_MAX || strlen(res->body) != res->body_size)
@@ -177,12 +188,10 @@ static void on_location(HttpRequest *req, HttpResult *res, void *userdata) {
 }
 
 static void step_locate(Attester *a) {
-        _cleanup_free_ char *url = NULL;
         int r;
 
-        r = imds_url(a, "/metadata/instance/compute/location?api-version=2021-01-01&format=text", &url);
-        if (r >= 0)
-                r = attest_get(a, url, IMDS_TEXT_MAX, imds_headers, true, on_location);
+        r = imds_get(a, "/metadata/instance/compute/location?api-version=2021-01-01&format=text", IMDS_TEXT_MAX,
+                     on_location);
         if (r < 0)
                 attest_finish(a, ATTEST_ERROR, r, "cannot ask IMDS at %s for the VM's region: %s",
                               a->config->imds_url, strerror(-r));
@@ -381,12 +390,9 @@ static void on_vm_id(HttpRequest *req, HttpResult *res, void *userdata) {
 }
 
 static void step_renew(Attester *a) {
-        _cleanup_free_ char *url = NULL;
         int r;
 
-        r = imds_url(a, "/metadata/instance/compute/vmId?api-version=2019-03-11&format=text", &url);
-        if (r >= 0)
-                r = attest_get(a, url, IMDS_TEXT_MAX, imds_headers, true, on_vm_id);
+        r = imds_get(a, "/metadata/instance/compute/vmId?api-version=2019-03-11&format=text", IMDS_TEXT_MAX, on_vm_id);
         if (r < 0)
                 renew_failed(a, "%s", strerror(-r));
 }
@@ -477,9 +483,7 @@ static void step_isolation(Attester *a) {
                 return attest_finish(a, ATTEST_ERROR, -EOPNOTSUPP, "TDX confidential VMs are not supported yet "
                                      "(the HCL report in NV 0x%08x is a TDREPORT)", AZURE_HCL_REPORT_NV_INDEX);
 
-        r = imds_url(a, "/metadata/THIM/amd/certification", &url);
-        if (r >= 0)
-                r = attest_get(a, url, AZURE_THIM_REPLY_MAX, imds_headers, true, on_thim);
+        r = imds_get(a, "/metadata/THIM/amd/certification", AZURE_THIM_REPLY_MAX, on_thim);
         if (r < 0)
                 attest_finish(a, ATTEST_ERROR, r, "cannot ask IMDS for the VCEK chain: %s", strerror(-r));
 }

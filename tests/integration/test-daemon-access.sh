@@ -40,27 +40,7 @@ as_nobody "$ATTESTCTL" is-attested -q || fail "is-attested as nobody on an attes
 stop_attestd
 
 # 2. The shipped policy file on a bus that otherwise allows everything but owning our name.
-dir="$TEST_TMPDIR/bus2"
-mkdir -p "$dir" && chmod 755 "$dir"
-cat >"$dir/bus.conf" <<EOC
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$dir/socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-    <allow own="*"/>
-  </policy>
-  <include>$top_srcdir/conf/org.attestd.Attest1.conf</include>
-</busconfig>
-EOC
-out=$(dbus-daemon --config-file="$dir/bus.conf" --print-address=1 --print-pid=1 --fork) || fail "second bus"
-register_pid "$(echo "$out" | sed -n 2p)"
-export DBUS_SYSTEM_BUS_ADDRESS=$(echo "$out" | sed -n 1p)
+start_policy_bus bus2 allow "$top_srcdir/conf/org.attestd.Attest1.conf"
 start_attestd
 wait_state attested
 as_nobody busctl --system get-property org.attestd.Attest1 /org/attestd/Attest1 org.attestd.Attest1 State ||

@@ -30,28 +30,9 @@ echo "TokenGroup=$TOKEN_GROUP" >>"$CONF"
 
 # A bus that, like Debian's system bus, lets nobody own a name unless a policy says so, with the
 # shipped policy for user attestd applied to the stand-in user.
-dir="$TEST_TMPDIR/bus"
-mkdir -p "$dir" && chmod 0755 "$dir"
-sed -e "s/user=\"attestd\"/user=\"$DAEMON_USER\"/" "$top_srcdir/conf/org.attestd.Attest1.conf" >"$dir/policy.conf"
-cat >"$dir/bus.conf" <<EOC
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$dir/socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-  <include>$dir/policy.conf</include>
-</busconfig>
-EOC
-out=$(dbus-daemon --config-file="$dir/bus.conf" --print-address=1 --print-pid=1 --fork) || fail "dbus-daemon"
-register_pid "$(echo "$out" | sed -n 2p)"
-export DBUS_SYSTEM_BUS_ADDRESS=$(echo "$out" | sed -n 1p)
+sed -e "s/user=\"attestd\"/user=\"$DAEMON_USER\"/" "$top_srcdir/conf/org.attestd.Attest1.conf" \
+        >"$TEST_TMPDIR/policy.conf"
+start_policy_bus bus deny "$TEST_TMPDIR/policy.conf"
 
 # 1. A TokenGroup= it is not a member of: a clear refusal at start, before anything is written.
 sed -e "s/^TokenGroup=.*/TokenGroup=staff/" "$CONF" >"$TEST_TMPDIR/staff.conf"
